@@ -48,7 +48,7 @@ internal sealed class TorchvisionReference : IDisposable
 
     /// <summary>Runs the script for a torchvision model name and reads what it wrote.</summary>
     public static TorchvisionReference Create(
-        string model, long[]? inputShape = null, int seed = 0, int numClasses = 1000, bool safetensors = false)
+        string model, long[]? inputShape = null, int seed = 0, int numClasses = 1000, bool safetensors = false, string? weights = null)
     {
         PythonEnvironment.Require();
         inputShape ??= [1, 3, 64, 64];
@@ -68,6 +68,12 @@ internal sealed class TorchvisionReference : IDisposable
             if (safetensors)
             {
                 arguments.Add("--safetensors");
+            }
+
+            if (weights is not null)
+            {
+                arguments.Add("--weights");
+                arguments.Add(weights);
             }
 
             PythonEnvironment.Run(TimeSpan.FromMinutes(5), arguments.ToArray());

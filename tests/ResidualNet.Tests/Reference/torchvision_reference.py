@@ -13,8 +13,11 @@ branch gets a small scale so that the logits of deep networks stay of order 1), 
   reference.json       model name, versions, seed, input/logits shapes and the state_dict keys in order,
                        each with its shape and dtype
 
+With --weights FILE the model loads that state_dict (strictly) instead of keeping its random weights: this
+checks that a file written by .NET loads in Python and gives the same logits.
+
 Usage: torchvision_reference.py --model resnet18 --out DIR [--seed 0] [--input 1,3,64,64]
-                                [--num-classes 1000] [--safetensors]
+                                [--num-classes 1000] [--safetensors] [--weights FILE]
 """
 import argparse
 import json
@@ -61,6 +64,7 @@ def main():
     parser.add_argument("--input", default="1,3,64,64")
     parser.add_argument("--num-classes", type=int, default=1000)
     parser.add_argument("--safetensors", action="store_true")
+    parser.add_argument("--weights", help="load this torch.save(state_dict) file (strictly) instead of random weights")
     args = parser.parse_args()
 
     builder = getattr(torchvision.models, args.model, None)
@@ -83,6 +87,8 @@ def main():
             last_norm = getattr(module, "bn3", None) or getattr(module, "bn2", None)
             if isinstance(module, (torchvision.models.resnet.BasicBlock, torchvision.models.resnet.Bottleneck)):
                 last_norm.weight.uniform_(0.05, 0.3)
+    if args.weights:
+        model.load_state_dict(torch.load(args.weights), strict=True)
     model.eval()
 
     shape = [int(s) for s in args.input.split(",")]
