@@ -75,8 +75,10 @@ internal abstract class WeightsSource
             return WeightsFormat.PyTorch;
         }
 
-        if (read >= 2 && head[0] == 0x80 && head[1] <= 5)
+        if (read >= 2 && head[0] == 0x80 && head[1] >= 2 && head[1] <= 5 && !IsTorchSharpFile(fullPath, paramName))
         {
+            // A pickle's protocol header, and TorchSharp's reader (whose entry counts 256, 384, ... begin the
+            // same way) cannot make sense of it.
             throw new WeightsFileException(fullPath, WeightsFormat.PyTorch,
                 "it is a bare Python pickle (PyTorch's legacy format, torch.save(..., _use_new_zipfile_serialization=False), " +
                 "or a pickle.dump). Re-save it in Python with torch.save(model.state_dict(), path) (PyTorch 1.6 or later).",
@@ -93,6 +95,19 @@ internal abstract class WeightsSource
         }
 
         return WeightsFormat.TorchSharp;
+    }
+
+    private static bool IsTorchSharpFile(string fullPath, string paramName)
+    {
+        try
+        {
+            _ = new TorchSharpSource(fullPath, paramName);
+            return true;
+        }
+        catch (WeightsFileException)
+        {
+            return false;
+        }
     }
 
     protected WeightsFileException Corrupt(string problem, Exception? inner = null) =>
@@ -195,7 +210,7 @@ internal sealed class TorchSharpSource : WeightsSource
                 continue;
             }
 
-            using var loaded = torch.empty(entry.Shape.ToArray(), entry.DType);
+            using var loaded = torch.empty(entry.Shape.ToArray(), entry.DType, device: CPU);
             stream.Position = offset;
             loaded.ReadBytesFromStream(stream);
             CopyTensor(target, loaded);

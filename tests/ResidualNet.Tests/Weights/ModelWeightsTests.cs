@@ -86,6 +86,24 @@ public class ModelWeightsTests
         AssertBitIdentical(source, target);
     }
 
+    [Theory]
+    [InlineData(64)]    // 128 entries: TorchSharp's count begins 0x80 0x01
+    [InlineData(128)]   // 256 entries: 0x80 0x02, a pickle's protocol-2 header
+    public void TorchSharp_files_whose_count_looks_like_a_pickle_header_still_load(int layers)
+    {
+        using var folder = new TempFolder();
+        torch.manual_seed(1);
+        using var source = Sequential(Enumerable.Range(0, layers).Select(_ => (Module<Tensor, Tensor>)Linear(2, 2)).ToArray());
+        torch.manual_seed(2);
+        using var target = Sequential(Enumerable.Range(0, layers).Select(_ => (Module<Tensor, Tensor>)Linear(2, 2)).ToArray());
+        string path = folder.File("many.bin");
+        ModelWeights.Save(source, path);
+
+        ModelWeights.DetectFormat(path).Should().Be(WeightsFormat.TorchSharp);
+        ModelWeights.Load(target, path).MatchedKeys.Should().HaveCount(2 * layers);
+        AssertBitIdentical(source, target);
+    }
+
     [Fact]
     public void Saving_twice_writes_identical_files()
     {
