@@ -1,0 +1,42 @@
+using System.IO;
+using ResidualNet.Data;
+
+namespace ResidualNet.Samples;
+
+/// <summary>How the samples find their data.</summary>
+public static class SampleData
+{
+    /// <summary>
+    /// Loads Fashion-MNIST from <paramref name="dataDirectory"/> when given (a missing or broken folder is an error),
+    /// else from <see cref="FashionMnist.DefaultDirectory"/>; when that does not exist either, says so on
+    /// <paramref name="log"/> and returns generated stand-in data of the same shape.
+    /// </summary>
+    /// <param name="dataDirectory">The <c>--data</c> option, or <see langword="null"/>.</param>
+    /// <param name="trainSubset">How many training images to keep (first N after a seeded shuffle), or null for all.</param>
+    /// <param name="testSubset">How many test images to keep, or null for all.</param>
+    /// <param name="seed">Seed of the subsets and of generated data.</param>
+    /// <param name="log">Where to report what was loaded.</param>
+    /// <returns>Training and test sets.</returns>
+    public static DataSplits Load(string? dataDirectory, int? trainSubset, int? testSubset, long seed, TextWriter log)
+    {
+        System.ArgumentNullException.ThrowIfNull(log);
+        if (dataDirectory is null && !Directory.Exists(FashionMnist.DefaultDirectory))
+        {
+            int trainCount = trainSubset ?? 6000, testCount = testSubset ?? 1000;
+            log.WriteLine(
+                $"Fashion-MNIST not found: no --data given and '{FashionMnist.DefaultDirectory}' does not exist (Debian: apt install dataset-fashion-mnist).");
+            log.WriteLine($"Using GENERATED stand-in data instead ({trainCount} training, {testCount} test images of 28x28, 10 classes); numbers below are not Fashion-MNIST results.");
+            return FashionMnist.CreateSynthetic(trainCount, testCount, (int)(seed % int.MaxValue));
+        }
+
+        string directory = dataDirectory ?? FashionMnist.DefaultDirectory;
+        var options = new DataLoadOptions
+        {
+            TrainSubset = trainSubset is int t ? Subset.Random(t, seed) : null,
+            TestSubset = testSubset is int s ? Subset.Random(s, seed + 1) : null,
+        };
+        var data = FashionMnist.Load(directory, options);
+        log.WriteLine($"Fashion-MNIST from '{directory}': {data.Train.Count} training, {data.Test.Count} test images.");
+        return data;
+    }
+}
