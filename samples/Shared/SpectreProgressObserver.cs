@@ -38,6 +38,6 @@ public sealed class SpectreProgressObserver : ITrainingObserver
     {
         _console.MarkupLine(string.Create(
             CultureInfo.InvariantCulture,
-            $"{Markup.Escape(_name)} epoch {result.Epoch}: train error {result.TrainError:P2}, test error {result.TestError:P2}, lr {result.LearningRate:G3}, {result.Seconds:F1} s"));
+            $"{Markup.Escape(_name)} epoch {result.Epoch}: train error {Formats.Percent(result.TrainError)}, test error {Formats.Percent(result.TestError)}, lr {result.LearningRate:G3}, {result.Seconds:F1} s"));
     }
 }

@@ -42,7 +42,10 @@ public sealed record TrainingOptions
     /// <summary>Learning-rate schedule. Default <see cref="LearningRateSchedule.Step"/>.</summary>
     public LearningRateSchedule Schedule { get; init; } = LearningRateSchedule.Step;
 
-    /// <summary>Step milestones as fractions of <see cref="Epochs"/> (epoch index = floor(fraction * Epochs)). Default 0.5, 0.75.</summary>
+    /// <summary>
+    /// Step milestones as fractions of <see cref="Epochs"/>: the rate drops from 0-based epoch floor(fraction * Epochs) on;
+    /// a milestone that falls on epoch 0 (very short runs) is ignored. Default 0.5, 0.75.
+    /// </summary>
     public IReadOnlyList<double> StepMilestones { get; init; } = [0.5, 0.75];
 
     /// <summary>Factor applied at each step milestone. Default 0.1.</summary>
@@ -91,7 +94,8 @@ public sealed record TrainingOptions
                 double rate = LearningRate;
                 foreach (double m in StepMilestones)
                 {
-                    if (epoch >= (int)Math.Floor(m * Epochs))
+                    int milestone = (int)Math.Floor(m * Epochs);
+                    if (milestone > 0 && epoch >= milestone)
                     {
                         rate *= StepFactor;
                     }
