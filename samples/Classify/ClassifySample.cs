@@ -42,7 +42,7 @@ public static class ClassifySample
 
         var output = console.Out;
         settings.ApplyThreads();
-        using var data = SampleData.Load(settings.DataDirectory, settings.Subset, settings.TestSubset, settings.Seed, output);
+        using var data = SampleData.Load(settings.DataDirectory, settings.Subset, settings.TestSubset, settings.Seed, output, clampSubsets: settings.Quick);
 
         torch.manual_seed(settings.Seed);
         using var model = Models.Create();

@@ -43,7 +43,7 @@ public static class DegradationSample
 
         var output = console.Out;
         settings.ApplyThreads();
-        using var data = SampleData.Load(settings.DataDirectory, settings.Subset, settings.TestSubset, settings.Seed, output);
+        using var data = SampleData.Load(settings.DataDirectory, settings.Subset, settings.TestSubset, settings.Seed, output, clampSubsets: settings.Quick);
         string outDir = settings.OutputDirectory;
         var options = settings.ToTrainingOptions(Path.Combine(outDir, "checkpoints"));
         output.WriteLine(string.Create(

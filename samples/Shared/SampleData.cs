@@ -16,8 +16,9 @@ public static class SampleData
     /// <param name="testSubset">How many test images to keep, or null for all.</param>
     /// <param name="seed">Seed of the subsets and of generated data.</param>
     /// <param name="log">Where to report what was loaded.</param>
+    /// <param name="clampSubsets">Use all images when a subset is larger than the data (quick modes) instead of failing.</param>
     /// <returns>Training and test sets.</returns>
-    public static DataSplits Load(string? dataDirectory, int? trainSubset, int? testSubset, long seed, TextWriter log)
+    public static DataSplits Load(string? dataDirectory, int? trainSubset, int? testSubset, long seed, TextWriter log, bool clampSubsets = false)
     {
         System.ArgumentNullException.ThrowIfNull(log);
         if (dataDirectory is null && !Directory.Exists(FashionMnist.DefaultDirectory))
@@ -30,13 +31,53 @@ public static class SampleData
         }
 
         string directory = dataDirectory ?? FashionMnist.DefaultDirectory;
-        var options = new DataLoadOptions
+        var data = FashionMnist.Load(directory);
+        try
         {
-            TrainSubset = trainSubset is int t ? Subset.Random(t, seed) : null,
-            TestSubset = testSubset is int s ? Subset.Random(s, seed + 1) : null,
-        };
-        var data = FashionMnist.Load(directory, options);
+            var train = Shrink(data.Train, trainSubset, seed, clampSubsets, "--subset", "training");
+            var test = Shrink(data.Test, testSubset, seed + 1, clampSubsets, "--test-subset", "test");
+            if (!ReferenceEquals(train, data.Train) || !ReferenceEquals(test, data.Test))
+            {
+                if (!ReferenceEquals(train, data.Train))
+                {
+                    data.Train.Dispose();
+                }
+
+                if (!ReferenceEquals(test, data.Test))
+                {
+                    data.Test.Dispose();
+                }
+
+                data = new DataSplits(train, test);
+            }
+        }
+        catch
+        {
+            data.Dispose();
+            throw;
+        }
+
         log.WriteLine($"Fashion-MNIST from '{directory}': {data.Train.Count} training, {data.Test.Count} test images.");
         return data;
+    }
+
+    private static ImageDataSet Shrink(ImageDataSet set, int? subset, long seed, bool clamp, string option, string what)
+    {
+        if (subset is not int count || count == set.Count)
+        {
+            return set;
+        }
+
+        if (count > set.Count)
+        {
+            if (clamp)
+            {
+                return set;
+            }
+
+            throw new UsageException($"{option} {count} is larger than the {set.Count} {what} images in '{set.Description}'.");
+        }
+
+        return set.RandomSubset(count, seed);
     }
 }

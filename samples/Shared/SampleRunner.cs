@@ -81,9 +81,13 @@ public static class SampleRunner
     public static string OneLine(Exception exception)
     {
         ArgumentNullException.ThrowIfNull(exception);
-        string message = exception is ExternalException && exception.InnerException is null
-            ? "TorchSharp: " + exception.Message
-            : exception.Message;
+        string message = exception switch
+        {
+            ArgumentException { ParamName: { } name } a when a.Message.EndsWith($" (Parameter '{name}')", StringComparison.Ordinal) =>
+                a.Message[..^$" (Parameter '{name}')".Length],
+            ExternalException => "TorchSharp: " + exception.Message,
+            _ => exception.Message,
+        };
         string first = message.Split('\n').Select(l => l.Trim()).FirstOrDefault(l => l.Length > 0) ?? exception.GetType().Name;
         return first;
     }

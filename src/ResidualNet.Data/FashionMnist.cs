@@ -41,7 +41,7 @@ public static class FashionMnist
     /// </summary>
     /// <param name="trainCount">Number of training images.</param>
     /// <param name="testCount">Number of test images.</param>
-    /// <param name="seed">Seed; the test set uses a derived seed, and both share the class templates.</param>
+    /// <param name="seed">Seed; the test set uses a derived seed.</param>
     /// <returns>The two data sets (dispose them).</returns>
     public static DataSplits CreateSynthetic(int trainCount = 6000, int testCount = 1000, int seed = 0)
     {
