@@ -18,19 +18,23 @@ public static class SampleData
     /// <param name="log">Where to report what was loaded.</param>
     /// <param name="clampSubsets">Use all images when a subset is larger than the data (quick modes) instead of failing.</param>
     /// <returns>Training and test sets.</returns>
-    public static DataSplits Load(string? dataDirectory, int? trainSubset, int? testSubset, long seed, TextWriter log, bool clampSubsets = false)
+    public static DataSplits Load(string? dataDirectory, int? trainSubset, int? testSubset, long seed, TextWriter log, bool clampSubsets = false) =>
+        Load(dataDirectory, trainSubset, testSubset, seed, log, clampSubsets, FashionMnist.DefaultDirectory);
+
+    /// <summary>As the public overload, with the fallback folder given (tests point it at a folder that does not exist).</summary>
+    internal static DataSplits Load(string? dataDirectory, int? trainSubset, int? testSubset, long seed, TextWriter log, bool clampSubsets, string defaultDirectory)
     {
         System.ArgumentNullException.ThrowIfNull(log);
-        if (dataDirectory is null && !Directory.Exists(FashionMnist.DefaultDirectory))
+        if (dataDirectory is null && !Directory.Exists(defaultDirectory))
         {
             int trainCount = trainSubset ?? 6000, testCount = testSubset ?? 1000;
             log.WriteLine(
-                $"Fashion-MNIST not found: no --data given and '{FashionMnist.DefaultDirectory}' does not exist (Debian: apt install dataset-fashion-mnist).");
+                $"Fashion-MNIST not found: no --data given and '{defaultDirectory}' does not exist (Debian: apt install dataset-fashion-mnist).");
             log.WriteLine($"Using GENERATED stand-in data instead ({trainCount} training, {testCount} test images of 28x28, 10 classes); numbers below are not Fashion-MNIST results.");
             return FashionMnist.CreateSynthetic(trainCount, testCount, (int)(seed % int.MaxValue));
         }
 
-        string directory = dataDirectory ?? FashionMnist.DefaultDirectory;
+        string directory = dataDirectory ?? defaultDirectory;
         var data = FashionMnist.Load(directory);
         try
         {

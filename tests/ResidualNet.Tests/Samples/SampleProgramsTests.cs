@@ -91,7 +91,7 @@ public sealed class SampleProgramsTests : IDisposable
     public void DegradationQuickWritesCsvPngsAndResumesAfterAStop()
     {
         string outDir = Path.Combine(_dir, "d");
-        string[] args = ["--quick", "--threads", "1", "--data", DataFolder(), "--out", outDir, "--epochs", "2"];
+        string[] args = ["--quick", "--threads", "1", "--data", DataFolder(), "--out", outDir, "--epochs", "2", "--subset", "128", "--test-subset", "100"];
 
         // A stop requested before the first batch ends: the first model stops after one batch and keeps a checkpoint.
         using var cancelled = new CancellationTokenSource();
@@ -184,6 +184,20 @@ public sealed class SampleProgramsTests : IDisposable
             "truncated" => "t10k-images-idx3-ubyte",
             _ => "holds 100 images but label file",
         });
+    }
+
+    [Fact]
+    public void WithoutDataTheSamplesSaySoAndUseGeneratedData()
+    {
+        var log = new StringWriter();
+        string missing = Path.Combine(_dir, "not-installed");
+        using var data = SampleData.Load(null, 120, 40, seed: 3, log, clampSubsets: false, defaultDirectory: missing);
+
+        data.IsSynthetic.Should().BeTrue();
+        data.Train.Count.Should().Be(120);
+        data.Test.Count.Should().Be(40);
+        data.Train.Images.shape.Should().Equal(120, 1, 28, 28);
+        log.ToString().Should().Contain($"Fashion-MNIST not found: no --data given and '{missing}' does not exist").And.Contain("Using GENERATED stand-in data");
     }
 
     [Fact]
