@@ -78,7 +78,7 @@ public sealed class ClassifierTrainer
         ArgumentNullException.ThrowIfNull(test);
         observer ??= new NullObserver();
         var parameters = _model.parameters();
-        using var optimizer = optim.SGD(parameters, _options.LearningRate, _options.Momentum, 0, _options.WeightDecay);
+        using var optimizer = optim.SGD(parameters, _options.LearningRate, momentum: _options.Momentum, dampening: 0, weight_decay: _options.WeightDecay);
         var batchOptions = new BatchOptions { BatchSize = _options.BatchSize, Shuffle = true, Seed = _options.Seed, Augmentation = _options.Augmentation };
         int batchCount = train.BatchCount(_options.BatchSize);
 

@@ -70,6 +70,21 @@ public class FashionMnistTests
     }
 
     [Fact]
+    public void MnistLoaderUsesMnistStatistics()
+    {
+        using var files = new IdxTestFiles(trainCount: 20, testCount: 10, gzip: false);
+        using var data = Mnist.Load(files.Directory);
+        using var scope = NewDisposeScope();
+        var (images, _) = SyntheticImages.Generate(20, seed: 5);
+        byte p = images.Pixels.Span[(3 * 784) + 100];
+
+        data.Train.Normalization.Should().Be(Normalization.Mnist);
+        data.Train.Images[3, 0, 3, 16].item<float>().Should().BeApproximately((float)((p / 255.0 - 0.1307) / 0.3081), 1e-5f);
+        AugmentationOptions.Mnist.HorizontalFlip.Should().BeFalse();
+        Normalization.Mnist.Black.Should().BeApproximately(-0.1307 / 0.3081, 1e-12);
+    }
+
+    [Fact]
     public void MissingFolderNamesTheFolder()
     {
         string dir = Path.Combine(Path.GetTempPath(), "residualnet-no-such-" + Guid.NewGuid().ToString("N"));
