@@ -1,0 +1,125 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.Globalization;
+using System.IO;
+using System.Linq;
+using System.Threading;
+using ResidualNet.Data;
+using ResidualNet.Samples.Training;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace ResidualNet.Samples.Classify;
+
+/// <summary>
+/// Trains a classifier on Fashion-MNIST, saves it, loads it back into a fresh network and classifies test images.
+/// </summary>
+public static class ClassifySample
+{
+    /// <summary>Runs the sample with one-line error handling; returns the exit code.</summary>
+    /// <param name="args">Command-line arguments.</param>
+    /// <param name="console">Where to write.</param>
+    /// <param name="cancellationToken">Stops training after the current batch.</param>
+    /// <returns>0 on success, 2 for bad input, 130 when stopped, 1 for unexpected failures.</returns>
+    public static int Run(string[] args, SampleConsole console, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(console);
+        return SampleRunner.Run(token => Execute(args, console, token), console.Error, cancellationToken);
+    }
+
+    private static int Execute(string[] args, SampleConsole console, CancellationToken cancellationToken)
+    {
+        var line = new CommandLine("dotnet run --project samples/Classify --", "Trains a classifier on Fashion-MNIST, saves it, loads it back and classifies test images.");
+        var settings = new SampleSettings(
+            line, defaultEpochs: 15, defaultLearningRate: 0.1, LearningRateSchedule.Cosine, defaultWeightDecay: 5e-4, defaultOut: Path.Combine("out", "classify"),
+            new SampleSettings.QuickDefaults(Epochs: 1, Subset: 2000, TestSubset: 1000, BatchSize: 64));
+        var show = line.WholeNumber("--show", 8, "Test images to classify with the reloaded model and print.", 0, 100);
+        if (!line.Parse(args, console.Out))
+        {
+            return SampleRunner.ExitOk;
+        }
+
+        var output = console.Out;
+        settings.ApplyThreads();
+        using var data = SampleData.Load(settings.DataDirectory, settings.Subset, settings.TestSubset, settings.Seed, output, clampSubsets: settings.Quick);
+
+        torch.manual_seed(settings.Seed);
+        using var model = Models.Create();
+        long parameters = model.parameters().Sum(p => p.numel());
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Model '{Models.Name}': {parameters:N0} parameters; {settings.Epochs} epoch(s), batch {settings.BatchSize}, {settings.Threads} thread(s), seed {settings.Seed}."));
+
+        string outDir = settings.OutputDirectory;
+        var options = settings.ToTrainingOptions(Path.Combine(outDir, "checkpoints"));
+        var trainer = new ClassifierTrainer(Models.Name, model, options);
+        var clock = Stopwatch.StartNew();
+        var run = trainer.Train(data.Train, data.Test, settings.Resume, new LineObserver(output), cancellationToken);
+        if (run.ResumedFrom is { } from)
+        {
+            output.WriteLine($"(resumed from the checkpoint at epoch {from.Epoch + 1}, batch {from.Batch})");
+        }
+
+        CsvResults.Write(Path.Combine(outDir, "classify.csv"), [new KeyValuePair<string, IReadOnlyList<EpochResult>>(Models.Name, run.History)]);
+        if (run.Cancelled)
+        {
+            output.WriteLine($"Stopped by Ctrl+C at epoch {run.StoppedAt!.Value.Epoch + 1}, batch {run.StoppedAt.Value.Batch}; checkpoint kept in '{options.CheckpointDirectory}'. Rerun with the same options and --resume to continue.");
+            return SampleRunner.ExitCancelled;
+        }
+
+        double trainSeconds = clock.Elapsed.TotalSeconds;
+        var trained = ClassifierTrainer.Evaluate(model, data.Test);
+
+        // Save, then load into a fresh instance: what a user of the saved file would do.
+        Directory.CreateDirectory(outDir);
+        string modelPath = Path.Combine(outDir, Models.Name + ".weights");
+        model.save(modelPath);
+        torch.manual_seed(settings.Seed + 1);
+        using var reloaded = Models.Create();
+        reloaded.load(modelPath);
+        var evaluation = ClassifierTrainer.Evaluate(reloaded, data.Test);
+        if (evaluation.Error != trained.Error)
+        {
+            throw new SampleException($"the reloaded model from '{modelPath}' scores {Formats.Percent(evaluation.Accuracy)}, the trained one {Formats.Percent(trained.Accuracy)}.");
+        }
+
+        output.WriteLine($"Saved the model to '{modelPath}' and loaded it back into a fresh network.");
+        PrintPredictions(reloaded, data.Test, show.Value, output);
+        int correct = (int)Math.Round(evaluation.Accuracy * evaluation.Count);
+        output.WriteLine(string.Create(
+            CultureInfo.InvariantCulture,
+            $"Test accuracy: {Formats.Percent(evaluation.Accuracy)} ({correct}/{evaluation.Count}) after {settings.Epochs} epoch(s), {trainSeconds:F1} s of training{(data.IsSynthetic ? " (GENERATED data)" : string.Empty)}."));
+        return SampleRunner.ExitOk;
+    }
+
+    private static void PrintPredictions(nn.Module<Tensor, Tensor> model, ImageDataSet test, int count, TextWriter output)
+    {
+        count = Math.Min(count, test.Count);
+        if (count == 0)
+        {
+            return;
+        }
+
+        model.eval();
+        using var noGrad = no_grad();
+        using var scope = NewDisposeScope();
+        var probabilities = nn.functional.softmax(model.call(test.Images.narrow(0, 0, count)), 1);
+        var (best, predicted) = probabilities.max(1);
+        float[] confidence = best.data<float>().ToArray();
+        long[] predictedLabels = predicted.data<long>().ToArray();
+        long[] trueLabels = test.Labels.narrow(0, 0, count).data<long>().ToArray();
+        for (int i = 0; i < count; i++)
+        {
+            string mark = predictedLabels[i] == trueLabels[i] ? "right" : "WRONG";
+            output.WriteLine(string.Create(
+                CultureInfo.InvariantCulture,
+                $"  test image {i}: predicted {FashionMnist.ClassNames[(int)predictedLabels[i]],-11} ({confidence[i] * 100:F1}%), true {FashionMnist.ClassNames[(int)trueLabels[i]],-11} {mark}"));
+        }
+    }
+
+    private sealed class LineObserver(TextWriter output) : ITrainingObserver
+    {
+        public void EpochCompleted(EpochResult result) => output.WriteLine(string.Create(
+            CultureInfo.InvariantCulture,
+            $"epoch {result.Epoch}: train loss {result.TrainLoss:F4}, train error {Formats.Percent(result.TrainError)}, test error {Formats.Percent(result.TestError)}, lr {result.LearningRate:G3}, {result.Seconds:F1} s"));
+    }
+}
