@@ -7,7 +7,7 @@ namespace ResidualNet.Performance;
 /// <summary>Resident memory of a process, from <c>/proc/&lt;pid&gt;/status</c> (Linux).</summary>
 /// <param name="ResidentBytes">Current resident set size (<c>VmRSS</c>), in bytes.</param>
 /// <param name="PeakResidentBytes">Peak resident set size since start or since the last
-/// <see cref="NativeMemory.TryResetPeak"/> (<c>VmHWM</c>), in bytes.</param>
+/// <see cref="NativeMemory.TryResetPeak()"/> (<c>VmHWM</c>), in bytes.</param>
 public readonly record struct NativeMemorySnapshot(long ResidentBytes, long PeakResidentBytes);
 
 /// <summary>
