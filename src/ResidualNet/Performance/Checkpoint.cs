@@ -104,10 +104,31 @@ internal sealed class CheckpointFunction : autograd.MultiTensorFunction<Checkpoi
 {
     private const string ModuleKey = "module";
 
+    // The gradients a backward returns are handed to libtorch as handles; their managed wrappers can only be
+    // released once libtorch has taken its own references, that is after backward has returned. They wait here
+    // until the next backward (or forward) of any checkpoint, so at most one segment's gradients linger instead
+    // of all of them living until the caller's dispose scope ends or the GC runs.
+    private readonly List<Tensor> _returnedLastTime = new();
+    private readonly object _lock = new();
+
+    private void ReleaseReturnedGradients()
+    {
+        lock (_lock)
+        {
+            foreach (var tensor in _returnedLastTime)
+            {
+                tensor.Dispose();
+            }
+
+            _returnedLastTime.Clear();
+        }
+    }
+
     public override string Name => "ResidualNetCheckpoint";
 
     public override List<Tensor> forward(autograd.AutogradContext ctx, params object[] vars)
     {
+        ReleaseReturnedGradients();
         var module = (nn.Module<Tensor, Tensor>)vars[0];
         var input = (Tensor)vars[1];
         ctx.save_data(ModuleKey, module);
@@ -119,6 +140,7 @@ internal sealed class CheckpointFunction : autograd.MultiTensorFunction<Checkpoi
 
     public override List<Tensor> backward(autograd.AutogradContext ctx, List<Tensor> grad_outputs)
     {
+        ReleaseReturnedGradients();
         var module = (nn.Module<Tensor, Tensor>)ctx.get_data(ModuleKey);
         var parameters = module.parameters().Where(p => p.requires_grad).ToList();
         List<Tensor> gradients;
@@ -138,14 +160,6 @@ internal sealed class CheckpointFunction : autograd.MultiTensorFunction<Checkpoi
             }
 
             set_rng_state(currentRng);
-            using (no_grad())
-            {
-                foreach (var (buffer, before) in module.buffers().Zip(buffers))
-                {
-                    buffer.copy_(before);
-                }
-            }
-
             var targets = new List<Tensor>();
             if (input.requires_grad)
             {
@@ -155,13 +169,30 @@ internal sealed class CheckpointFunction : autograd.MultiTensorFunction<Checkpoi
             targets.AddRange(parameters);
             var grads = autograd.grad(new List<Tensor> { output }, targets, new List<Tensor> { grad_outputs[0] }, allow_unused: true);
 
+            // Restored only now: BatchNorm's backward reads the running statistics it saved, and an in-place copy
+            // before autograd.grad would bump their version and fail the saved-variable check.
+            using (no_grad())
+            {
+                foreach (var (buffer, before) in module.buffers().Zip(buffers))
+                {
+                    buffer.copy_(before);
+                }
+            }
+
             gradients = new List<Tensor>(parameters.Count + 2) { null!, input.requires_grad ? grads[0] : null! };
             gradients.AddRange(grads.Skip(input.requires_grad ? 1 : 0));
-            foreach (var g in gradients.Where(g => g is not null && !g.IsInvalid))
+            lock (_lock)
             {
-                g.MoveToOuterDisposeScope();
+                foreach (var g in gradients.Where(g => g is not null && !g.IsInvalid))
+                {
+                    g.DetachFromDisposeScope();
+                    _returnedLastTime.Add(g);
+                }
             }
         }
+
+        // The incoming gradient's wrapper was made for this call; libtorch keeps its own reference.
+        grad_outputs[0].Dispose();
 
         return gradients;
     }

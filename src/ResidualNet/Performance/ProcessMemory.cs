@@ -7,8 +7,8 @@ namespace ResidualNet.Performance;
 /// <summary>Resident memory of a process, from <c>/proc/&lt;pid&gt;/status</c> (Linux).</summary>
 /// <param name="ResidentBytes">Current resident set size (<c>VmRSS</c>), in bytes.</param>
 /// <param name="PeakResidentBytes">Peak resident set size since start or since the last
-/// <see cref="NativeMemory.TryResetPeak()"/> (<c>VmHWM</c>), in bytes.</param>
-public readonly record struct NativeMemorySnapshot(long ResidentBytes, long PeakResidentBytes);
+/// <see cref="ProcessMemory.TryResetPeak()"/> (<c>VmHWM</c>), in bytes.</param>
+public readonly record struct ProcessMemorySnapshot(long ResidentBytes, long PeakResidentBytes);
 
 /// <summary>
 /// Measures native memory (what libtorch allocates lives outside the managed heap, so the GC's numbers miss it).
@@ -27,20 +27,20 @@ public readonly record struct NativeMemorySnapshot(long ResidentBytes, long Peak
 /// seeding and synchronisation), so GPU memory cannot be measured from C# with it.
 /// </para>
 /// </remarks>
-public static class NativeMemory
+public static class ProcessMemory
 {
     /// <summary>Whether this process's <c>/proc/self/status</c> exists (Linux).</summary>
     public static bool IsSupported => File.Exists("/proc/self/status");
 
     /// <summary>Reads the current process's resident and peak resident memory.</summary>
     /// <returns>The snapshot, or null where <see cref="IsSupported"/> is false.</returns>
-    public static NativeMemorySnapshot? Read() => ReadStatus("/proc/self/status");
+    public static ProcessMemorySnapshot? Read() => ReadStatus("/proc/self/status");
 
     /// <summary>Reads another process's resident and peak resident memory (a benchmark child process, say).</summary>
     /// <param name="processId">The process id.</param>
     /// <returns>The snapshot, or null when the process's status cannot be read.</returns>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="processId"/> is not positive.</exception>
-    public static NativeMemorySnapshot? Read(int processId)
+    public static ProcessMemorySnapshot? Read(int processId)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(processId);
         return ReadStatus($"/proc/{processId.ToString(CultureInfo.InvariantCulture)}/status");
@@ -93,7 +93,7 @@ public static class NativeMemory
         }
     }
 
-    private static NativeMemorySnapshot? ReadStatus(string path)
+    private static ProcessMemorySnapshot? ReadStatus(string path)
     {
         string[] lines;
         try
@@ -118,7 +118,7 @@ public static class NativeMemory
             }
         }
 
-        return rss is { } r && hwm is { } h ? new NativeMemorySnapshot(r, Math.Max(h, r)) : null;
+        return rss is { } r && hwm is { } h ? new ProcessMemorySnapshot(r, Math.Max(h, r)) : null;
     }
 
     private static long ParseKilobytes(string line)
