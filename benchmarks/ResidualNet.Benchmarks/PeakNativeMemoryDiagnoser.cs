@@ -44,10 +44,11 @@ public sealed class PeakNativeMemoryDiagnoser : IDiagnoser
     /// <inheritdoc/>
     public void Handle(HostSignal signal, DiagnoserActionParameters parameters)
     {
-        int pid = parameters.Process.Id;
+        // Only these two signals come while the benchmark process runs (at BeforeProcessStart it has no id yet).
         switch (signal)
         {
             case HostSignal.BeforeAnythingElse:
+                int pid = parameters.Process.Id;
                 ProcessMemory.TryResetPeak(pid);
                 if (ProcessMemory.Read(pid) is { } before)
                 {
@@ -56,7 +57,7 @@ public sealed class PeakNativeMemoryDiagnoser : IDiagnoser
 
                 break;
             case HostSignal.AfterActualRun:
-                if (ProcessMemory.Read(pid) is { } after)
+                if (ProcessMemory.Read(parameters.Process.Id) is { } after)
                 {
                     _peak[parameters.BenchmarkCase] = after.PeakResidentBytes;
                 }
