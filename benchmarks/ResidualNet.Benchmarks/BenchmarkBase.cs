@@ -27,19 +27,22 @@ public abstract class BenchmarkBase
         }
     }
 
-    /// <summary>A seeded random batch (N, C, H, W) on the device.</summary>
+    /// <summary>A seeded random batch (N, C, H, W) on the device; N is at most 2 in quick mode.</summary>
     protected Tensor RandomImages(int batch, int channels, int size)
     {
         manual_seed(1);
-        return randn(batch, channels, size, size, device: Device).DetachFromDisposeScope();
+        return randn(QuickBatch(batch), channels, size, size, device: Device).DetachFromDisposeScope();
     }
 
-    /// <summary>Seeded random class labels.</summary>
+    /// <summary>Seeded random class labels; at most 2 in quick mode.</summary>
     protected Tensor RandomLabels(int batch, int classes)
     {
         manual_seed(2);
-        return randint(0, classes, batch, device: Device).DetachFromDisposeScope();
+        return randint(0, classes, QuickBatch(batch), device: Device).DetachFromDisposeScope();
     }
+
+    // 2, not 1: BatchNorm in training needs more than one value per channel (1x1 maps at 32x32 input).
+    private static int QuickBatch(int batch) => Networks.Quick ? Math.Min(batch, 2) : batch;
 
     /// <summary>One SGD training step of <paramref name="model"/> on (x, y); returns the loss.</summary>
     protected static float TrainingStep(nn.Module<Tensor, Tensor> model, optim.Optimizer optimizer, Tensor x, Tensor y)

@@ -52,31 +52,25 @@ public static class Networks
 
     /// <summary>
     /// The library's network with activation checkpointing per block. STAND-IN: re-assembles a TorchVision ResNet's
-    /// children (stem, every block of layer1..4 wrapped in <see cref="Checkpoint"/>, pool, flatten, fc).
+    /// children (stem, every block of layer1..4 wrapped in <see cref="Checkpoint"/>, pool, flatten, fc) into a Sequential.
     /// </summary>
     public static nn.Module<Tensor, Tensor> CheckpointedLibrary(string name, Device device)
     {
         var model = Library(name, device);
         var children = model.named_children().ToList();
-        string[] expected = { "conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4", "avgpool", "fc" };
-        if (!children.Select(c => c.Item1).OrderBy(n => n, StringComparer.Ordinal).SequenceEqual(expected.OrderBy(n => n, StringComparer.Ordinal)))
+        string[] expected = { "conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4", "avgpool", "flatten", "fc" };
+        if (!children.Select(c => c.Item1).SequenceEqual(expected))
         {
             throw new InvalidOperationException($"Unexpected children of {name}: {string.Join(", ", children.Select(c => c.Item1))}.");
         }
 
-        var byName = children.ToDictionary(c => c.Item1, c => (nn.Module<Tensor, Tensor>)c.Item2);
-        var parts = new List<(string, nn.Module<Tensor, Tensor>)>();
-        foreach (var n in expected)
-        {
-            if (n == "fc")
-            {
-                parts.Add(("flatten", nn.Flatten()));
-            }
-
-            parts.Add((n, n.StartsWith("layer", StringComparison.Ordinal) ? CheckpointEachBlock((Sequential)byName[n]) : byName[n]));
-        }
-
-        return nn.Sequential(parts.ToArray());
+        // The children are registered in forward order, so the Sequential computes what ResNet.forward does.
+        var parts = children
+            .Select(c => (c.Item1, c.Item1.StartsWith("layer", StringComparison.Ordinal)
+                ? CheckpointEachBlock((Sequential)c.Item2)
+                : (nn.Module<Tensor, Tensor>)c.Item2))
+            .ToArray();
+        return nn.Sequential(parts);
     }
 
     private static Sequential CheckpointEachBlock(Sequential stage) => nn.Sequential(

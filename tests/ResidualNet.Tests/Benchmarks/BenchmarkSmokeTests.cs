@@ -41,7 +41,7 @@ public class BenchmarkSmokeTests
     public void TheSuitesExist()
     {
         SuiteTypes().Select(t => t.Name).Should().BeEquivalentTo("BlockBenchmarks", "NetworkInferenceBenchmarks", "NetworkTrainingBenchmarks");
-        BenchmarkMethods().Count().Should().Be(15);
+        BenchmarkMethods().Count.Should().Be(15);
     }
 
     [Theory]
@@ -107,13 +107,13 @@ public class BenchmarkSmokeTests
             object[]? values = null;
             if (property.GetCustomAttribute<ParamsAttribute>() is { } p)
             {
-                values = p.Values;
+                values = p.Values.Select(v => v!).ToArray();
             }
             else if (property.GetCustomAttribute<ParamsSourceAttribute>() is { } source)
             {
                 var owner = source.Type ?? type;
-                var member = (object?)owner.GetProperty(source.Name, BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Static)?.GetValue(null)
-                    ?? owner.GetMethod(source.Name, BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Static)?.Invoke(null, null);
+                var member = (object?)owner.GetProperty(source.Name, BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Static | BindingFlags.FlattenHierarchy)?.GetValue(null)
+                    ?? owner.GetMethod(source.Name, BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Static | BindingFlags.FlattenHierarchy)?.Invoke(null, null);
                 values = ((IEnumerable)member!).Cast<object>().ToArray();
             }
 
