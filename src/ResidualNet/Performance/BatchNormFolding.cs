@@ -106,7 +106,7 @@ public static class BatchNormFolding
 
     /// <summary>
     /// Like <see cref="FoldBatchNorms{TModule}"/>, but returns the number of pairs folded (useful to check that a
-    /// network's naming convention was understood: torchvision's resnet18 has 20 pairs, resnet50 has 53).
+    /// network's naming convention was understood: torchvision's resnet18 has 20 pairs).
     /// </summary>
     /// <param name="model">A model in evaluation mode.</param>
     /// <returns>The number of (convolution, BatchNorm) pairs folded.</returns>
