@@ -1,6 +1,7 @@
 using System;
 using System.Globalization;
 using System.IO;
+using System.Runtime.InteropServices;
 
 namespace ResidualNet.Performance;
 
@@ -62,7 +63,11 @@ public static class ProcessMemory
 
     /// <summary>
     /// Runs <paramref name="work"/> and returns how far the resident memory rose above its level at the start
-    /// (peak minus resident before), in bytes; null where the peak cannot be reset or read.
+    /// (peak minus resident before), in bytes; null where the peak cannot be reset or read. A full garbage
+    /// collection with finalizers runs first, so that native memory of unreachable tensors is released before the
+    /// baseline is taken rather than during the work (which would hide part of the work's peak); then, with glibc,
+    /// <c>malloc_trim(0)</c> returns the pages of free heap blocks to the kernel, so that work reusing those blocks
+    /// shows up in the resident size instead of hiding in memory that was already resident.
     /// </summary>
     /// <param name="work">The work to measure.</param>
     /// <returns>The peak increase in bytes, or null.</returns>
@@ -70,6 +75,10 @@ public static class ProcessMemory
     public static long? MeasurePeakIncrease(Action work)
     {
         ArgumentNullException.ThrowIfNull(work);
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+        TrimNativeHeap();
         if (!TryResetPeak() || Read() is not { } before)
         {
             work();
@@ -78,6 +87,23 @@ public static class ProcessMemory
 
         work();
         return Read() is { } after ? after.PeakResidentBytes - before.ResidentBytes : null;
+    }
+
+    private static void TrimNativeHeap()
+    {
+        if (!RuntimeInformation.IsOSPlatform(OSPlatform.Linux))
+        {
+            return;
+        }
+
+        try
+        {
+            _ = NativeMethods.malloc_trim(UIntPtr.Zero);
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+        {
+            // Not glibc (musl, for instance): nothing to trim.
+        }
     }
 
     private static bool TryWriteClearRefs(string path)
@@ -127,4 +153,11 @@ public static class ProcessMemory
         var parts = line.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
         return long.Parse(parts[1], NumberStyles.Integer, CultureInfo.InvariantCulture) * 1024;
     }
+}
+
+internal static class NativeMethods
+{
+    [DllImport("libc", EntryPoint = "malloc_trim")]
+    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
+    internal static extern int malloc_trim(UIntPtr pad);
 }
