@@ -1,0 +1,32 @@
+using System;
+using System.Linq;
+using BenchmarkDotNet.Configs;
+using BenchmarkDotNet.Running;
+using TorchSharp;
+
+namespace ResidualNet.Benchmarks;
+
+/// <summary>
+/// Entry point: <c>dotnet run -c Release --project benchmarks/ResidualNet.Benchmarks -- --filter '*'</c>
+/// (any BenchmarkDotNet option works: <c>--list flat</c>, <c>--job dry</c>, <c>--filter '*Inference*'</c>).
+/// Returns non-zero when a benchmark fails.
+/// </summary>
+public static class Program
+{
+    /// <summary>Runs the suites chosen on the command line.</summary>
+    public static int Main(string[] args)
+    {
+        if (!torch.cuda.is_available())
+        {
+            Console.WriteLine("ResidualNet.Benchmarks: no CUDA libtorch is loaded (TorchSharp-cpu only), so the CUDA cases are skipped; CPU cases run.");
+        }
+
+        var config = DefaultConfig.Instance
+            .AddDiagnoser(PeakNativeMemoryDiagnoser.Default)
+            .AddDiagnoser(BenchmarkDotNet.Diagnosers.MemoryDiagnoser.Default)
+            .WithOptions(ConfigOptions.JoinSummary | ConfigOptions.StopOnFirstError);
+        var summaries = BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args, config).ToList();
+        bool failed = summaries.Any(s => s.HasCriticalValidationErrors || s.Reports.Any(r => !r.Success));
+        return failed ? 1 : 0;
+    }
+}
