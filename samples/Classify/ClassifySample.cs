@@ -30,7 +30,7 @@ public static class ClassifySample
 
     private static int Execute(string[] args, SampleConsole console, CancellationToken cancellationToken)
     {
-        var line = new CommandLine("dotnet run --project samples/Classify --", "Trains a classifier on Fashion-MNIST, saves it, loads it back and classifies test images.");
+        var line = new SampleCommandLine("dotnet run --project samples/Classify --", "Trains a classifier on Fashion-MNIST, saves it, loads it back and classifies test images.");
         var settings = new SampleSettings(
             line, defaultEpochs: 15, defaultLearningRate: 0.1, LearningRateSchedule.Cosine, defaultWeightDecay: 5e-4, defaultOut: Path.Combine("out", "classify"),
             new SampleSettings.QuickDefaults(Epochs: 1, Subset: 2000, TestSubset: 1000, BatchSize: 64));

@@ -31,7 +31,7 @@ public static class DegradationSample
     {
         var catalog = Models.Catalog();
         var names = catalog.Select(m => m.Name).ToList();
-        var line = new CommandLine("dotnet run --project samples/Degradation --", "Trains plain and residual networks of two depths on Fashion-MNIST and compares their training error (He et al. 2015, Fig. 6).");
+        var line = new SampleCommandLine("dotnet run --project samples/Degradation --", "Trains plain and residual networks of two depths on Fashion-MNIST and compares their training error (He et al. 2015, Fig. 6).");
         var settings = new SampleSettings(
             line, defaultEpochs: 20, defaultLearningRate: 0.1, LearningRateSchedule.Step, defaultWeightDecay: 1e-4, defaultOut: Path.Combine("out", "degradation"),
             new SampleSettings.QuickDefaults(Epochs: 1, Subset: 256, TestSubset: 200, BatchSize: 64));

@@ -4,7 +4,7 @@ using TorchSharp;
 
 namespace ResidualNet.Samples;
 
-/// <summary>The options every training sample shares, registered on a <see cref="CommandLine"/>.</summary>
+/// <summary>The options every training sample shares, registered on a <see cref="SampleCommandLine"/>.</summary>
 public sealed class SampleSettings
 {
     private readonly CommandOption<int> _epochs;
@@ -37,7 +37,7 @@ public sealed class SampleSettings
     /// <param name="defaultWeightDecay">Default weight decay.</param>
     /// <param name="defaultOut">Default output folder.</param>
     /// <param name="quick">What <c>--quick</c> means.</param>
-    public SampleSettings(CommandLine line, int defaultEpochs, double defaultLearningRate, LearningRateSchedule defaultSchedule, double defaultWeightDecay, string defaultOut, QuickDefaults quick)
+    public SampleSettings(SampleCommandLine line, int defaultEpochs, double defaultLearningRate, LearningRateSchedule defaultSchedule, double defaultWeightDecay, string defaultOut, QuickDefaults quick)
     {
         ArgumentNullException.ThrowIfNull(line);
         _quickDefaults = quick;

@@ -12,9 +12,9 @@ namespace ResidualNet.Tests.Samples;
 
 public class CommandLineAndRunnerTests
 {
-    private static (CommandLine Line, CommandOption<int> Epochs, CommandOption<double> Lr, CommandOption<LearningRateSchedule> Schedule, CommandOption<bool> Quick, CommandOption<string?> Data, CommandOption<IReadOnlyList<string>> Models) Create()
+    private static (SampleCommandLine Line, CommandOption<int> Epochs, CommandOption<double> Lr, CommandOption<LearningRateSchedule> Schedule, CommandOption<bool> Quick, CommandOption<string?> Data, CommandOption<IReadOnlyList<string>> Models) Create()
     {
-        var line = new CommandLine("test", "A test.");
+        var line = new SampleCommandLine("test", "A test.");
         return (line,
             line.WholeNumber("--epochs", 10, "Epochs.", 1, 1000),
             line.Number("--lr", 0.1, "Rate.", 0, 10, minExclusive: true),

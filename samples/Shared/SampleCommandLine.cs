@@ -28,7 +28,7 @@ public sealed class UsageException : Exception
     }
 }
 
-/// <summary>A parsed option: its value after <see cref="CommandLine.Parse"/>.</summary>
+/// <summary>A parsed option: its value after <see cref="SampleCommandLine.Parse"/>.</summary>
 /// <typeparam name="T">The value type.</typeparam>
 public sealed class CommandOption<T>
 {
@@ -73,7 +73,7 @@ public sealed class CommandOption<T>
 /// (unknown option, missing or malformed value, value out of range) throws a <see cref="UsageException"/> with a
 /// one-line message naming the option and the value received.
 /// </summary>
-public sealed class CommandLine
+public sealed class SampleCommandLine
 {
     private readonly string _program;
     private readonly string _description;
@@ -82,7 +82,7 @@ public sealed class CommandLine
     /// <summary>Creates a parser.</summary>
     /// <param name="program">The command (for the usage text).</param>
     /// <param name="description">One sentence on what the sample does.</param>
-    public CommandLine(string program, string description)
+    public SampleCommandLine(string program, string description)
     {
         _program = program;
         _description = description;
