@@ -88,6 +88,12 @@ public sealed class ToyNetwork : Module<Tensor, Tensor>
 
     public Sequential Blocks => blocks;
 
+    public Conv2d Stem => stem;
+
+    public Linear Classifier => fc;
+
+    public ToyActivation Activation => _activation;
+
     public override Tensor forward(Tensor x)
     {
         using var scope = torch.NewDisposeScope();
