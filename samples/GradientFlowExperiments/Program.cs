@@ -85,8 +85,8 @@ Console.WriteLine();
 // 3. A few SGD steps: does the picture hold once training starts? (lr 0.05, momentum 0.9, same batch)
 Console.WriteLine("## Block ratio during the first 50 SGD steps (lr 0.05, momentum 0.9, one fixed batch)");
 Console.WriteLine();
-Console.WriteLine("| network | step 0 | step 10 | step 25 | step 49 | loss step 0 | loss step 49 |");
-Console.WriteLine("| --- | --- | --- | --- | --- | --- | --- |");
+Console.WriteLine("| network | step 0 | step 10 | step 25 | step 49 | verdict step 49 | last block ‖dL/dx‖ step 49 | loss step 0 | loss step 49 |");
+Console.WriteLine("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
 foreach (var c in configurations.Where(c => c.Depth == 20 && c.Activation != ToyActivation.Tanh))
 {
     using var scope = torch.NewDisposeScope();
@@ -95,6 +95,7 @@ foreach (var c in configurations.Where(c => c.Depth == 20 && c.Activation != Toy
     var optimizer = optim.SGD(network.parameters(), 0.05, momentum: 0.9);
     using var monitor = GradientFlowMonitor.Attach(network, new GradientFlowMonitorOptions { TrackActivations = false });
     var ratios = new Dictionary<int, double>();
+    GradientFlowDiagnosis? lastDiagnosis = null;
     float firstLoss = 0, lastLoss = 0;
     for (int step = 0; step < 50; step++)
     {
@@ -104,14 +105,15 @@ foreach (var c in configurations.Where(c => c.Depth == 20 && c.Activation != Toy
         loss.backward();
         var record = monitor.RecordStep()!;
         optimizer.step();
+        lastDiagnosis = GradientFlowAnalysis.Diagnose(record);
         if (step is 0 or 10 or 25 or 49)
-            ratios[step] = GradientFlowAnalysis.Diagnose(record).FirstToLastRatio;
+            ratios[step] = lastDiagnosis.FirstToLastRatio;
         if (step == 0)
             firstLoss = loss.item<float>();
         lastLoss = loss.item<float>();
     }
 
-    Console.WriteLine($"| {c.Label} | {ratios[0]:0.000E+00} | {ratios[10]:0.000E+00} | {ratios[25]:0.000E+00} | {ratios[49]:0.000E+00} | {firstLoss:0.0000} | {lastLoss:0.0000} |");
+    Console.WriteLine($"| {c.Label} | {ratios[0]:0.000E+00} | {ratios[10]:0.000E+00} | {ratios[25]:0.000E+00} | {ratios[49]:0.000E+00} | {lastDiagnosis!.Verdict} | {lastDiagnosis.Norms[^1]:0.000E+00} | {firstLoss:0.0000} | {lastLoss:0.0000} |");
 }
 
 static GradientFlowStep MeasureAtInit(int depth, ToyActivation activation, bool residual, bool batchNorm)

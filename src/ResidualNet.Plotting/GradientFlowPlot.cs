@@ -93,6 +93,7 @@ public static class GradientFlowPlot
             IntegerTicksOnly = true,
             LabelFormatter = y => "1e" + y.ToString("0", CultureInfo.InvariantCulture),
         };
+        plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic { IntegerTicksOnly = true };
         plot.Axes.SetLimitsY(Math.Floor(minDecade) - 0.2, Math.Ceiling(maxDecade) + 0.2);
         plot.Title(options.Title);
         plot.XLabel(options.XLabel);
