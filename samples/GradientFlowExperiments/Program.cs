@@ -13,6 +13,12 @@ using static TorchSharp.torch;
 
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
+if (args.Length > 0 && args[0] == "--overhead")
+{
+    MeasureOverhead();
+    return;
+}
+
 var outputFolder = args.Length > 0 ? args[0] : Path.Combine("docs", "images");
 Directory.CreateDirectory(outputFolder);
 
@@ -124,4 +130,48 @@ static GradientFlowStep MeasureAtInit(int depth, ToyActivation activation, bool 
     using var monitor = GradientFlowMonitor.Attach(network);
     nn.functional.cross_entropy(network.call(images), labels).backward();
     return monitor.RecordStep()!;
+}
+
+// A rough Stopwatch check (not the planned BenchmarkDotNet benchmark): the 56-layer toy network with BatchNorm,
+// 16 channels, batch 32 of 3x32x32, SGD; monitor with every statistic on every step against no monitor,
+// interleaved rounds, median step time.
+static void MeasureOverhead()
+{
+    var network = ToyNetworks.Build(56, ToyActivation.Relu, residual: true, batchNorm: true);
+    var (images, labels) = ToyNetworks.Batch(batch: 32, size: 32);
+    var optimizer = optim.SGD(network.parameters(), 0.01, momentum: 0.9);
+    double Step(GradientFlowMonitor? monitor)
+    {
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        using var scope = torch.NewDisposeScope();
+        optimizer.zero_grad();
+        nn.functional.cross_entropy(network.call(images), labels).backward();
+        monitor?.RecordStep();
+        optimizer.step();
+        return watch.Elapsed.TotalMilliseconds;
+    }
+
+    for (int i = 0; i < 3; i++)
+        Step(null);
+    var plain = new List<double>();
+    var monitored = new List<double>();
+    for (int round = 0; round < 6; round++)
+    {
+        for (int i = 0; i < 4; i++)
+            plain.Add(Step(null));
+        using var monitor = GradientFlowMonitor.Attach(network);
+        for (int i = 0; i < 4; i++)
+            monitored.Add(Step(monitor));
+    }
+
+    static double Median(List<double> values)
+    {
+        var sorted = values.OrderBy(v => v).ToList();
+        return (sorted[sorted.Count / 2] + sorted[(sorted.Count - 1) / 2]) / 2;
+    }
+
+    Console.WriteLine($"threads {torch.get_num_threads()}, {plain.Count} steps each");
+    Console.WriteLine($"median step without monitor: {Median(plain):0.0} ms");
+    Console.WriteLine($"median step with monitor (parameters, block gradients, activations, every step): {Median(monitored):0.0} ms");
+    Console.WriteLine($"ratio: {Median(monitored) / Median(plain):0.000}");
 }

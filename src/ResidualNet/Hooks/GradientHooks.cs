@@ -30,6 +30,7 @@ public static class GradientHooks
     /// </param>
     /// <returns>The hooked tensor (to use downstream) and the hook's handle.</returns>
     /// <exception cref="ArgumentException"><paramref name="tensor"/> does not require grad, or is disposed.</exception>
+    /// <exception cref="InvalidOperationException">Grad mode is off (inside <c>no_grad()</c>).</exception>
     /// <example>
     /// <code>
     /// var (hidden, handle) = layer1.call(x).RegisterGradientHook(g =&gt; g * 0.5);
