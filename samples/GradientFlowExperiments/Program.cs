@@ -13,9 +13,15 @@ using static TorchSharp.torch;
 
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
+if (args.Length > 0 && args[0] == "--micro")
+{
+    Micro();
+    return;
+}
+
 if (args.Length > 0 && args[0] == "--overhead")
 {
-    MeasureOverhead();
+    MeasureOverhead(args);
     return;
 }
 
@@ -135,7 +141,7 @@ static GradientFlowStep MeasureAtInit(int depth, ToyActivation activation, bool 
 // A rough Stopwatch check (not the planned BenchmarkDotNet benchmark): the 56-layer toy network with BatchNorm,
 // 16 channels, batch 32 of 3x32x32, SGD; monitor with every statistic on every step against no monitor,
 // interleaved rounds, median step time.
-static void MeasureOverhead()
+static void MeasureOverhead(string[] args)
 {
     var network = ToyNetworks.Build(56, ToyActivation.Relu, residual: true, batchNorm: true);
     var (images, labels) = ToyNetworks.Batch(batch: 32, size: 32);
@@ -153,15 +159,24 @@ static void MeasureOverhead()
 
     for (int i = 0; i < 3; i++)
         Step(null);
-    var plain = new List<double>();
-    var monitored = new List<double>();
-    for (int round = 0; round < 6; round++)
+    var variants = new (string Label, GradientFlowMonitorOptions? Options)[]
     {
-        for (int i = 0; i < 4; i++)
-            plain.Add(Step(null));
-        using var monitor = GradientFlowMonitor.Attach(network);
-        for (int i = 0; i < 4; i++)
-            monitored.Add(Step(monitor));
+        ("no monitor", null),
+        ("monitor, every statistic", new GradientFlowMonitorOptions()),
+        ("parameters only", new GradientFlowMonitorOptions { TrackBlockGradients = false, TrackActivations = false }),
+        ("block gradients only", new GradientFlowMonitorOptions { TrackParameters = false, TrackActivations = false }),
+        ("activations only", new GradientFlowMonitorOptions { TrackParameters = false, TrackBlockGradients = false }),
+    };
+    var times = variants.Select(_ => new List<double>()).ToList();
+    int rounds = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 4;
+    for (int round = 0; round < rounds; round++)
+    {
+        for (int v = 0; v < variants.Length; v++)
+        {
+            using var monitor = variants[v].Options is { } options ? GradientFlowMonitor.Attach(network, options) : null;
+            for (int i = 0; i < 3; i++)
+                times[v].Add(Step(monitor));
+        }
     }
 
     static double Median(List<double> values)
@@ -170,8 +185,43 @@ static void MeasureOverhead()
         return (sorted[sorted.Count / 2] + sorted[(sorted.Count - 1) / 2]) / 2;
     }
 
-    Console.WriteLine($"threads {torch.get_num_threads()}, {plain.Count} steps each");
-    Console.WriteLine($"median step without monitor: {Median(plain):0.0} ms");
-    Console.WriteLine($"median step with monitor (parameters, block gradients, activations, every step): {Median(monitored):0.0} ms");
-    Console.WriteLine($"ratio: {Median(monitored) / Median(plain):0.000}");
+    Console.WriteLine($"threads {torch.get_num_threads()}, {times[0].Count} steps each");
+    for (int v = 0; v < variants.Length; v++)
+        Console.WriteLine($"{variants[v].Label,-28} median {Median(times[v]),8:0.0} ms  ratio {Median(times[v]) / Median(times[0]):0.000}");
+}
+
+static void Micro()
+{
+    var x = torch.randn(32, 16, 32, 32);
+    var w = torch.randn(16, 16, 3, 3);
+    void Time(string label, Action action)
+    {
+        for (int i = 0; i < 3; i++) action();
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        for (int i = 0; i < 20; i++)
+        {
+            using var scope = torch.NewDisposeScope();
+            action();
+        }
+
+        Console.WriteLine($"{label,-30} {watch.Elapsed.TotalMilliseconds / 20:0.000} ms");
+    }
+
+    for (int rep = 0; rep < 2; rep++)
+    {
+        Time("conv2d forward", () => nn.functional.conv2d(x, w, padding: new long[] { 1, 1 }));
+        Time("std_mean", () => torch.std_mean(x));
+        Time("count_nonzero", () => torch.count_nonzero(x));
+        Time("vector_norm", () => torch.linalg.vector_norm(x));
+        Time("mean", () => x.mean());
+        Time("relu", () => x.relu());
+        Time("empty_like", () => torch.empty_like(x));
+        var y = x.detach().requires_grad_(true);
+        Time("tap apply + backward", () =>
+        {
+            var (t, h) = ResidualNet.Hooks.GradientHooks.RegisterGradientHook(y, g => null);
+            t.sum().backward();
+        });
+        Time("plain sum backward", () => y.sum().backward());
+    }
 }

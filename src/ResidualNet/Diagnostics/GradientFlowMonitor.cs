@@ -57,7 +57,7 @@ public sealed class GradientFlowMonitor : IDisposable
         InputGradient,
         OutputGradient,
         ActivationMean,
-        ActivationStd,
+        ActivationNorm,
         ActivationNonZero,
         ParameterNorm,
         ParameterMeanAbs,
@@ -248,12 +248,13 @@ public sealed class GradientFlowMonitor : IDisposable
         lock (_gate)
         {
             // A block called several times in one step keeps the statistics of its last call.
-            RemoveSlots(block, Slot.ActivationMean, Slot.ActivationStd, Slot.ActivationNonZero);
+            RemoveSlots(block, Slot.ActivationMean, Slot.ActivationNorm, Slot.ActivationNonZero);
             using var scope = NewDisposeScope();
             using var noGrad = no_grad();
-            var (std, mean) = std_mean(output);
-            Keep(block, Slot.ActivationMean, mean, output.numel());
-            Keep(block, Slot.ActivationStd, std, output.numel());
+            // mean and ||x|| are fast vectorised reductions; std_mean (Welford) measured 25 to 60 times slower than
+            // mean on a [32, 16, 32, 32] activation. The standard deviation is derived on the host from both.
+            Keep(block, Slot.ActivationMean, output.mean(), output.numel());
+            Keep(block, Slot.ActivationNorm, linalg.vector_norm(output), output.numel());
             Keep(block, Slot.ActivationNonZero, count_nonzero(output), output.numel());
         }
     }
@@ -363,8 +364,9 @@ public sealed class GradientFlowMonitor : IDisposable
         var inputSquares = new double?[count];
         var outputSquares = new double?[count];
         var mean = new double?[count];
-        var std = new double?[count];
+        var meanSquares = new double?[count];
         var zeros = new double?[count];
+        var elementsOf = new long[count];
         for (int i = 0; i < _slots.Count; i++)
         {
             var (block, kind, elements) = _slots[i];
@@ -380,10 +382,12 @@ public sealed class GradientFlowMonitor : IDisposable
                 case Slot.ActivationMean:
                     mean[block] = value;
                     break;
-                case Slot.ActivationStd:
-                    std[block] = value;
+                case Slot.ActivationNorm:
+                    // Unbiased variance from E[x^2] = ||x||^2 / n and the mean: n / (n - 1) * (E[x^2] - mean^2).
+                    meanSquares[block] = value * value / elements;
                     break;
                 case Slot.ActivationNonZero:
+                    elementsOf[block] = elements;
                     zeros[block] = 1.0 - value / elements;
                     break;
             }
@@ -392,7 +396,14 @@ public sealed class GradientFlowMonitor : IDisposable
         var result = new List<BlockGradientStats>(count);
         for (int b = 0; b < count; b++)
         {
-            var activation = mean[b] is { } m && std[b] is { } s && zeros[b] is { } z ? new ActivationStats(m, s, z) : null;
+            ActivationStats? activation = null;
+            if (mean[b] is { } m && meanSquares[b] is { } meanSquare && zeros[b] is { } z)
+            {
+                double n = elementsOf[b];
+                double variance = n > 1 ? Math.Max(0, meanSquare - m * m) * n / (n - 1) : double.NaN;
+                activation = new ActivationStats(m, Math.Sqrt(variance), z);
+            }
+
             result.Add(new BlockGradientStats(BlockNames[b], b, Sqrt(inputSquares[b]), Sqrt(outputSquares[b]), activation));
         }
 
