@@ -36,6 +36,7 @@ public sealed class GradientFlowMonitor : IDisposable
     private readonly List<Tensor> _pending = new();
     private readonly List<(int Block, Slot Kind, long Elements)> _slots = new();
     private List<Tensor>? _snapshot;
+    private (Tensor Tensor, NormTap Tap)? _lastOutputTap;
     private int _step;
     private bool _detached;
 
@@ -59,9 +60,6 @@ public sealed class GradientFlowMonitor : IDisposable
         ActivationMean,
         ActivationNorm,
         ActivationNonZero,
-        ParameterNorm,
-        ParameterMeanAbs,
-        ParameterMaxAbs,
     }
 
     /// <summary>The options the monitor was attached with.</summary>
@@ -223,14 +221,25 @@ public sealed class GradientFlowMonitor : IDisposable
 
     private IEnumerable<HookHandle> HookBlock(Module<Tensor, Tensor> block, int index)
     {
-        var inputTap = new NormTap(this, index, Slot.InputGradient);
-        var outputTap = new NormTap(this, index, Slot.OutputGradient);
         var trackGradients = Options.TrackBlockGradients;
         var trackActivations = Options.TrackActivations;
         if (trackGradients)
         {
             yield return block.RegisterForwardPreHook((_, input) =>
-                IsRecordingStep && !_detached && ModuleHooks.CanTap(input) ? GradientTapFunction.Apply(input, inputTap) : null);
+            {
+                if (!IsRecordingStep || _detached || !ModuleHooks.CanTap(input))
+                    return null;
+                // The input is the tapped output of the previous block (Sequential passes it on as is): that tap
+                // already sees dL/dx for this tensor, so it reports this block's input too. Half the autograd nodes.
+                var last = _lastOutputTap;
+                if (last is not null && ReferenceEquals(input, last.Value.Tensor))
+                {
+                    last.Value.Tap.AlsoInputOf = index;
+                    return null;
+                }
+
+                return GradientTapFunction.Apply(input, new NormTap(this, index, Slot.InputGradient));
+            });
         }
 
         yield return block.RegisterForwardHook((_, _, output) =>
@@ -239,7 +248,12 @@ public sealed class GradientFlowMonitor : IDisposable
                 return null;
             if (trackActivations && is_grad_enabled() && output.is_floating_point())
                 RecordActivation(index, output);
-            return trackGradients && ModuleHooks.CanTap(output) ? GradientTapFunction.Apply(output, outputTap) : null;
+            if (!trackGradients || !ModuleHooks.CanTap(output))
+                return null;
+            var tap = new NormTap(this, index, Slot.OutputGradient);
+            var tapped = GradientTapFunction.Apply(output, tap);
+            _lastOutputTap = (tapped, tap);
+            return tapped;
         });
     }
 
@@ -259,24 +273,30 @@ public sealed class GradientFlowMonitor : IDisposable
         }
     }
 
-    private void OnBlockGradient(int block, Slot kind, Tensor gradient)
+    private void OnBlockGradient(int block, Slot kind, int alsoInputOf, Tensor gradient)
     {
         lock (_gate)
         {
             if (_detached)
                 return;
             using var scope = NewDisposeScope();
-            Keep(block, kind, linalg.vector_norm(gradient), gradient.numel());
+            var norm = Keep(block, kind, linalg.vector_norm(gradient), gradient.numel());
+            if (alsoInputOf >= 0)
+            {
+                _pending.Add(norm);   // the same scalar twice; disposing twice is harmless
+                _slots.Add((alsoInputOf, Slot.InputGradient, gradient.numel()));
+            }
         }
     }
 
     /// <summary>Keeps a device scalar until the step is collected (detached from every dispose scope; disposed by us).</summary>
-    private void Keep(int block, Slot kind, Tensor scalar, long elements)
+    private Tensor Keep(int block, Slot kind, Tensor scalar, long elements)
     {
         var value = ToFloat(scalar);
         value.DetachFromDisposeScope();
         _pending.Add(value);
         _slots.Add((block, kind, elements));
+        return value;
     }
 
     private void RemoveSlots(int block, params Slot[] kinds)
@@ -414,17 +434,22 @@ public sealed class GradientFlowMonitor : IDisposable
 
     private void DisposePending()
     {
+        _lastOutputTap = null;
         foreach (var tensor in _pending)
             tensor.Dispose();
         _pending.Clear();
         _slots.Clear();
     }
 
+    /// <summary>Records ||dL/dx|| of one tapped tensor (one call of one block) during backward.</summary>
     private sealed class NormTap(GradientFlowMonitor monitor, int block, Slot kind) : IGradientTap
     {
+        /// <summary>The block whose input is this tensor too (the next block in a chain), or -1.</summary>
+        public int AlsoInputOf { get; set; } = -1;
+
         public Tensor? OnGradient(Tensor gradient)
         {
-            monitor.OnBlockGradient(block, kind, gradient);
+            monitor.OnBlockGradient(block, kind, AlsoInputOf, gradient);
             return null;
         }
 

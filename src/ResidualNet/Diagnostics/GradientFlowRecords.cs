@@ -35,7 +35,12 @@ public sealed record ActivationStats(double Mean, double Std, double ZeroFractio
 /// <param name="InputGradientNorm">||dL/dx|| at the block's input; null when the input did not require grad (the network's raw input).</param>
 /// <param name="OutputGradientNorm">||dL/dy|| at the block's output; null when no gradient reached it.</param>
 /// <param name="Activation">Statistics of the block's output in the forward pass; null when not tracked.</param>
-/// <remarks>For a block called several times in one step, norms combine as the root of the sum of squares over its calls.</remarks>
+/// <remarks>
+/// For a block called several times in one step, norms combine as the root of the sum of squares over its calls.
+/// When a block's input is the previous block's output passed on as is (a chain, as in <c>Sequential</c>), both are
+/// one tensor and its input norm is that tensor's ||dL/dx|| (one autograd node serves both); otherwise it is the
+/// gradient that flows back through the block alone, as in PyTorch's full backward hooks.
+/// </remarks>
 public sealed record BlockGradientStats(string Name, int Depth, double? InputGradientNorm, double? OutputGradientNorm, ActivationStats? Activation);
 
 /// <summary>Everything a <see cref="GradientFlowMonitor"/> recorded for one step.</summary>
