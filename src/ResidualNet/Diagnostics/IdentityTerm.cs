@@ -86,7 +86,7 @@ public static class IdentityTerm
         }
 
         var output = x;
-        var generator = new Generator(options.Seed, output.device);
+        using var generator = new Generator(options.Seed, output.device);
         var deviations = new List<Tensor>();
         var gains = new List<Tensor>();
         for (int s = 0; s < options.Samples; s++)

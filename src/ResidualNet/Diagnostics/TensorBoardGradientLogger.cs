@@ -34,6 +34,7 @@ public static class TensorBoardGradientLogger
             var gradient = parameter.grad;
             if (gradient is null || gradient.IsInvalid)
                 continue;
+            // On the host and in float64, the dtype of add_histogram's default (TensorFlow-style) bin edges.
             writer.add_histogram(prefix + name, gradient.detach().cpu().to_type(ScalarType.Float64), globalStep);
             written++;
         }

@@ -92,7 +92,6 @@ public class SeedClaimsTests(ITestOutputHelper output)
     //     4.862e-1, weight ratio 6.716e2; block ratio 3.641e3. The gradient does not vanish: it GROWS towards the
     //     input. The residual twin: weight ratio 0.8952, block ratio 10.42.
     [Fact]
-    [Trait("Category", "Slow")]
     public void PlainNetworkOf56LayersWithBatchNormDoesNotVanish()
     {
         var plain = Report("plain-56 relu BN", Measure(56, ToyActivation.Relu, residual: false, batchNorm: true));
