@@ -31,17 +31,14 @@ public class GradientFlowMonitorTests
         var (images, labels) = ToyNetworks.Batch(seed: 5);
         using var monitor = GradientFlowMonitor.Attach(network);
 
-        // Block inputs and outputs captured by ordinary forward hooks (clones), for autograd.grad.
-        var inputs = new List<Tensor>();
-        var outputs = new List<Tensor>();
         var blocks = GradientFlowMonitor.SelectBlocks(network).Select(b => b.Module).ToList();
-        var logits = network.call(images);
-        // The monitor wraps each block's input and output; recompute the same graph to get reference gradients.
-        var loss = nn.functional.cross_entropy(logits, labels);
+        var loss = nn.functional.cross_entropy(network.call(images), labels);
         loss.backward();
         var step = monitor.RecordStep()!;
 
         // Reference: same network, no monitor, gradients w.r.t. every block input and output through autograd.grad.
+        var inputs = new List<Tensor>();
+        var outputs = new List<Tensor>();
         var reference = ToyNetworks.Build(8, ToyActivation.Tanh, residual: true, seed: 4);
         var refBlocks = GradientFlowMonitor.SelectBlocks(reference).Select(b => b.Module).ToList();
         // (Unrolled by hand: Sequential disposes its intermediates, so hooks could not keep them for autograd.grad.)

@@ -172,9 +172,9 @@ public class GradientHookTests
         {
             var original = flat[i].item<double>();
             flat[i] = original + eps;
-            var plus = ValueWithoutDetachTricks(f, flat.reshape(x.shape));
+            var plus = Evaluate(f, flat.reshape(x.shape));
             flat[i] = original - eps;
-            var minus = ValueWithoutDetachTricks(f, flat.reshape(x.shape));
+            var minus = Evaluate(f, flat.reshape(x.shape));
             flat[i] = original;
             grad[i] = (plus - minus) / (2 * eps);
         }
@@ -182,7 +182,8 @@ public class GradientHookTests
         return grad.reshape(x.shape);
     }
 
-    private static double ValueWithoutDetachTricks(Func<Tensor, Tensor> f, Tensor x)
+    /// <summary>f at x, in grad mode: f hooks tensors, which needs it.</summary>
+    private static double Evaluate(Func<Tensor, Tensor> f, Tensor x)
     {
         using var enable = torch.enable_grad();
         return f(x.detach().clone().requires_grad_(true)).item<double>();
