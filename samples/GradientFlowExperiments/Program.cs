@@ -50,7 +50,7 @@ var profiles = new Dictionary<string, GradientFlowStep>();
 foreach (var c in configurations)
 {
     using var scope = torch.NewDisposeScope();
-    var step = MeasureAtInit(c.Depth, c.Activation, c.Residual, c.BatchNorm);
+    var step = ToyNetworks.GradientFlowAtInit(c.Depth, c.Activation, c.Residual, c.BatchNorm);
     profiles[c.Label] = step;
     var convs = step.Parameters.Where(p => p.IsWeight && p.Name != "fc.weight").ToList();
     var diagnosis = GradientFlowAnalysis.Diagnose(step);
@@ -80,14 +80,7 @@ foreach (var activation in new[] { ToyActivation.Sigmoid, ToyActivation.Tanh, To
 {
     foreach (var residual in new[] { false, true })
     {
-        using var scope = torch.NewDisposeScope();
-        var network = ToyNetworks.Build(20, activation, residual);
-        var (images, _) = ToyNetworks.Batch();
-        Tensor x;
-        using (torch.no_grad())
-            x = network.Stem.call(images);
-        var report = IdentityTerm.Measure(network.Blocks.children().Cast<nn.Module<Tensor, Tensor>>().ToList(), x);
-        var r = report.Rows;
+        var r = ToyNetworks.IdentityTermAtInit(20, activation, residual).Rows;
         Console.WriteLine($"| {(residual ? "residual" : "plain")}-20 {activation.ToString().ToLowerInvariant()} | {r[0].MeanRelativeDeviation:0.000E+00} | {r[0].MeanGain:0.000E+00} | {r[4].MeanRelativeDeviation:0.000E+00} | {r[4].MeanGain:0.000E+00} | {r[8].MeanRelativeDeviation:0.000E+00} | {r[8].MeanGain:0.000E+00} |");
     }
 }
@@ -126,16 +119,6 @@ foreach (var c in configurations.Where(c => c.Depth == 20 && c.Activation != Toy
     }
 
     Console.WriteLine($"| {c.Label} | {ratios[0]:0.000E+00} | {ratios[10]:0.000E+00} | {ratios[25]:0.000E+00} | {ratios[49]:0.000E+00} | {lastDiagnosis!.Verdict} | {lastDiagnosis.Norms[^1]:0.000E+00} | {firstLoss:0.0000} | {lastLoss:0.0000} |");
-}
-
-static GradientFlowStep MeasureAtInit(int depth, ToyActivation activation, bool residual, bool batchNorm)
-{
-    var network = ToyNetworks.Build(depth, activation, residual, batchNorm);
-    network.train();
-    var (images, labels) = ToyNetworks.Batch();
-    using var monitor = GradientFlowMonitor.Attach(network);
-    nn.functional.cross_entropy(network.call(images), labels).backward();
-    return monitor.RecordStep()!;
 }
 
 // A rough Stopwatch check (not the planned BenchmarkDotNet benchmark): the 56-layer toy network with BatchNorm,

@@ -34,8 +34,8 @@ public class IdentityTermTests(ITestOutputHelper output)
     public void ResidualStackStaysNearTheIdentityWhereItsPlainTwinDoesNot()
     {
         using var scope = torch.NewDisposeScope();
-        var residual = Measure(ToyActivation.Sigmoid, residual: true);
-        var plain = Measure(ToyActivation.Sigmoid, residual: false);
+        var residual = ToyNetworks.IdentityTermAtInit(20, ToyActivation.Sigmoid, residual: true);
+        var plain = ToyNetworks.IdentityTermAtInit(20, ToyActivation.Sigmoid, residual: false);
         output.WriteLine("residual-20 sigmoid:\n" + residual.ToText());
         output.WriteLine("plain-20 sigmoid:\n" + plain.ToText());
 
@@ -57,16 +57,5 @@ public class IdentityTermTests(ITestOutputHelper output)
         act.Should().Throw<ArgumentException>().Which.Message.Should().Contain("Block 1").And.Contain("[2, 4]").And.Contain("[2, 3]");
         var none = () => IdentityTerm.Measure(Array.Empty<nn.Module<Tensor, Tensor>>(), torch.randn(2, 4));
         none.Should().Throw<ArgumentException>().Which.Message.Should().Contain("0");
-    }
-
-    internal static IdentityTermReport Measure(ToyActivation activation, bool residual, int depth = 20)
-    {
-        var network = ToyNetworks.Build(depth, activation, residual);
-        var (images, _) = ToyNetworks.Batch();
-        Tensor x;
-        using (torch.no_grad())
-            x = network.Stem.call(images);
-        var blocks = network.Blocks.children().Cast<nn.Module<Tensor, Tensor>>().ToList();
-        return IdentityTerm.Measure(blocks, x);
     }
 }

@@ -20,14 +20,7 @@ public class SeedClaimsTests(ITestOutputHelper output)
 {
     internal static SeedMeasurement Measure(int depth, ToyActivation activation, bool residual, bool batchNorm = false)
     {
-        using var scope = torch.NewDisposeScope();
-        var network = ToyNetworks.Build(depth, activation, residual, batchNorm);
-        network.train();
-        var (images, labels) = ToyNetworks.Batch();
-        using var monitor = GradientFlowMonitor.Attach(network);
-        var loss = nn.functional.cross_entropy(network.call(images), labels);
-        loss.backward();
-        var step = monitor.RecordStep()!;
+        var step = ToyNetworks.GradientFlowAtInit(depth, activation, residual, batchNorm);
         var convs = step.Parameters.Where(p => p.IsWeight && p.Name != "fc.weight").ToList();
         var blocks = step.Blocks;
         return new SeedMeasurement(

@@ -1,6 +1,8 @@
 using System;
 using System.Collections.Generic;
+using System.Linq;
 using ResidualNet.Blocks;
+using ResidualNet.Diagnostics;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -129,6 +131,33 @@ public static class ToyNetworks
         var images = torch.randn(new long[] { batch, 3, size, size }, generator: generator);
         var labels = torch.randint(0, 10, new long[] { batch }, generator: generator);
         return (images, labels);
+    }
+
+    /// <summary>
+    /// One monitored step at initialisation (training mode): the fixed batch, cross-entropy, backward. The seed's
+    /// gradient-flow measurement, shared by the tests and samples/GradientFlowExperiments.
+    /// </summary>
+    public static GradientFlowStep GradientFlowAtInit(int depth, ToyActivation activation, bool residual, bool batchNorm = false)
+    {
+        using var scope = torch.NewDisposeScope();
+        var network = Build(depth, activation, residual, batchNorm);
+        network.train();
+        var (images, labels) = Batch();
+        using var monitor = GradientFlowMonitor.Attach(network);
+        nn.functional.cross_entropy(network.call(images), labels).backward();
+        return monitor.RecordStep()!;
+    }
+
+    /// <summary>The identity term of the network's blocks at initialisation, from the stem's output for the fixed batch (8 probes, seed 0).</summary>
+    public static IdentityTermReport IdentityTermAtInit(int depth, ToyActivation activation, bool residual)
+    {
+        using var scope = torch.NewDisposeScope();
+        var network = Build(depth, activation, residual);
+        var (images, _) = Batch();
+        Tensor x;
+        using (torch.no_grad())
+            x = network.Stem.call(images);
+        return IdentityTerm.Measure(network.Blocks.children().Cast<Module<Tensor, Tensor>>().ToList(), x);
     }
 
     internal static Tensor Activate(Tensor x, ToyActivation activation) => activation switch
