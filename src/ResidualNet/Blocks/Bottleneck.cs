@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using ResidualNet.Layers;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -119,6 +120,13 @@ public sealed class Bottleneck : nn.Module<Tensor, Tensor>, IResidualBlock, IIni
 
     /// <summary>True when the shortcut has layers (a projection or zero padding) rather than being the identity.</summary>
     public bool HasShortcutLayers => _downsample is not null;
+
+    /// <summary>The state dict in PyTorch's order (per module: parameters, buffers, then children), so that keys
+    /// come in the same order as in Python torchvision.</summary>
+    /// <param name="destination">Dictionary to add to; a new one when null.</param>
+    /// <param name="prefix">Key prefix (joined with a dot); none when null or empty.</param>
+    public override Dictionary<string, Tensor> state_dict(Dictionary<string, Tensor>? destination = null, string? prefix = null)
+        => BlockParts.StateDictInPyTorchOrder(this, destination, prefix);
 
     /// <inheritdoc />
     public override Tensor forward(Tensor input)

@@ -174,6 +174,13 @@ public sealed class ResNet : nn.Module<Tensor, Tensor>
         }
     }
 
+    /// <summary>The state dict in PyTorch's order (per module: parameters, buffers, then children), so that keys
+    /// come in the same order as in Python torchvision.</summary>
+    /// <param name="destination">Dictionary to add to; a new one when null.</param>
+    /// <param name="prefix">Key prefix (joined with a dot); none when null or empty.</param>
+    public override Dictionary<string, Tensor> state_dict(Dictionary<string, Tensor>? destination = null, string? prefix = null)
+        => BlockParts.StateDictInPyTorchOrder(this, destination, prefix);
+
     /// <summary>Logits <c>(N, NumClasses)</c>, or the last feature map when the head is <see cref="HeadKind.None"/>.</summary>
     /// <param name="input">A batch <c>(N, InputChannels, H, W)</c>.</param>
     /// <exception cref="ArgumentException">The input is not 4-D or has the wrong number of channels.</exception>
