@@ -60,6 +60,7 @@ public sealed class BasicBlock : nn.Module<Tensor, Tensor>, IResidualBlock, IIni
     internal BasicBlock(long inChannels, long planes, long stride, BlockOptions options, bool initialize) : base(nameof(BasicBlock))
     {
         ArgumentNullException.ThrowIfNull(options);
+        using var rngState = initialize ? torch.get_rng_state() : null;
         BlockParts.CheckBlockArguments(inChannels, planes, stride, options);
         BlockParts.CheckBasicOptions(options, nameof(BasicBlock));
         Options = options;
@@ -81,6 +82,7 @@ public sealed class BasicBlock : nn.Module<Tensor, Tensor>, IResidualBlock, IIni
 
         if (initialize)
         {
+            torch.set_rng_state(rngState!);
             BlockParts.Initialize(this);
             ApplyZeroInit();
         }

@@ -70,6 +70,7 @@ public sealed class Bottleneck : nn.Module<Tensor, Tensor>, IResidualBlock, IIni
     internal Bottleneck(long inChannels, long planes, long stride, BlockOptions options, bool initialize) : base(nameof(Bottleneck))
     {
         ArgumentNullException.ThrowIfNull(options);
+        using var rngState = initialize ? torch.get_rng_state() : null;
         BlockParts.CheckBlockArguments(inChannels, planes, stride, options);
         Options = options;
         InChannels = inChannels;
@@ -95,6 +96,7 @@ public sealed class Bottleneck : nn.Module<Tensor, Tensor>, IResidualBlock, IIni
 
         if (initialize)
         {
+            torch.set_rng_state(rngState!);
             BlockParts.Initialize(this);
             ApplyZeroInit();
         }

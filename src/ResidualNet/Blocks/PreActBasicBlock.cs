@@ -61,6 +61,7 @@ public sealed class PreActBasicBlock : nn.Module<Tensor, Tensor>, IResidualBlock
     internal PreActBasicBlock(long inChannels, long planes, long stride, BlockOptions options, bool initialize) : base(nameof(PreActBasicBlock))
     {
         ArgumentNullException.ThrowIfNull(options);
+        using var rngState = initialize ? torch.get_rng_state() : null;
         BlockParts.CheckBlockArguments(inChannels, planes, stride, options);
         BlockParts.CheckBasicOptions(options, nameof(PreActBasicBlock));
         Options = options;
@@ -82,6 +83,7 @@ public sealed class PreActBasicBlock : nn.Module<Tensor, Tensor>, IResidualBlock
 
         if (initialize)
         {
+            torch.set_rng_state(rngState!);
             BlockParts.Initialize(this);
             ApplyZeroInit();
         }

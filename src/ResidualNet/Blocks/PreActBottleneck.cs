@@ -69,6 +69,7 @@ public sealed class PreActBottleneck : nn.Module<Tensor, Tensor>, IResidualBlock
     internal PreActBottleneck(long inChannels, long planes, long stride, BlockOptions options, bool initialize) : base(nameof(PreActBottleneck))
     {
         ArgumentNullException.ThrowIfNull(options);
+        using var rngState = initialize ? torch.get_rng_state() : null;
         BlockParts.CheckBlockArguments(inChannels, planes, stride, options);
         Options = options;
         InChannels = inChannels;
@@ -94,6 +95,7 @@ public sealed class PreActBottleneck : nn.Module<Tensor, Tensor>, IResidualBlock
 
         if (initialize)
         {
+            torch.set_rng_state(rngState!);
             BlockParts.Initialize(this);
             ApplyZeroInit();
         }

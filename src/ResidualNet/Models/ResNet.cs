@@ -17,7 +17,8 @@ namespace ResidualNet.Models;
 /// <remarks>
 /// Initialisation follows torchvision (kaiming-normal fan-out convolutions, unit normalisation weights, zero
 /// biases, default linear layer). The residual branches are drawn first and the shortcut layers last, so with
-/// the same seed a network and its plain twin share every residual-branch weight.
+/// the same seed a network and its plain twin share every residual-branch weight: initialisation starts from the
+/// generator state the constructor found, whatever the layers drew while being created.
 /// </remarks>
 public sealed class ResNet : nn.Module<Tensor, Tensor>
 {
@@ -39,6 +40,7 @@ public sealed class ResNet : nn.Module<Tensor, Tensor>
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
+        using var rngState = torch.get_rng_state();
         Options = options;
         var block = options.Block;
         bool preActFirst = options.Stages[0].Kind.IsPreActivation();
@@ -140,6 +142,9 @@ public sealed class ResNet : nn.Module<Tensor, Tensor>
         RegisterIfPresent("final_act", _finalAct);
         RegisterIfPresent("fc", _fc);
 
+        // Initialise from the generator state the constructor started with, so that the random draws made while
+        // creating the layers (which differ between a network and its plain twin) do not shift the weights.
+        torch.set_rng_state(rngState);
         ResetParameters();
     }
 
