@@ -10,11 +10,18 @@ namespace ResidualNet.Tests.Models;
 /// <summary>Forward and backward passes leave no tensor alive (TorchSharp's per-thread live-tensor count).</summary>
 public class LeakTests
 {
+    [Fact]
+    public void TwoHundredTrainingStepsLeaveTheLiveTensorCountFlat() => TrainAndCount(BlockKind.Basic, ShortcutKind.ZeroPad);
+
     [Theory]
-    [InlineData(BlockKind.Basic, ShortcutKind.ZeroPad)]
+    [Trait("Category", "Slow")]
     [InlineData(BlockKind.Bottleneck, ShortcutKind.Projection)]
     [InlineData(BlockKind.PreActBasic, ShortcutKind.AvgPoolProjection)]
-    public void TwoHundredTrainingStepsLeaveTheLiveTensorCountFlat(BlockKind kind, ShortcutKind shortcut)
+    [InlineData(BlockKind.PreActBottleneck, ShortcutKind.ZeroPad)]
+    public void TwoHundredTrainingStepsLeaveTheLiveTensorCountFlat_OtherBlocks(BlockKind kind, ShortcutKind shortcut)
+        => TrainAndCount(kind, shortcut);
+
+    private static void TrainAndCount(BlockKind kind, ShortcutKind shortcut)
     {
         torch.manual_seed(0);
         var options = new ResNetBuilder()
@@ -23,7 +30,7 @@ public class LeakTests
             .WithShortcut(shortcut).WithDropPath(0.1).WithSqueezeExcitation(4)
             .Build();
         using var model = new ResNet(options);
-        using var x = torch.randn(4, 3, 8, 8);
+        using var x = torch.randn(2, 3, 8, 8);
         using var optimizer = torch.optim.SGD(model.parameters(), 0.01);
 
         Step(model, optimizer, x); // first step allocates the optimizer's and autograd's lasting state
