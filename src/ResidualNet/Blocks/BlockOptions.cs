@@ -55,7 +55,8 @@ public sealed record BlockOptions
 
     /// <summary>Initialises the weight of the residual branch's last normalisation to zero, so that every
     /// residual block starts as the identity (torchvision's <c>zero_init_residual</c>). Default false.
-    /// Has no effect with <see cref="NormFactory.None"/>.</summary>
+    /// Has no effect with <see cref="NormFactory.None"/>. In pre-activation blocks the last normalisation precedes the
+    /// last convolution; with ReLU (which maps 0 to 0) the branch then also starts at zero.</summary>
     public bool ZeroInitLastNorm { get; init; }
 
     /// <summary>Bottlenecks only: put the stride on the first 1x1 convolution (the paper's original ResNet v1)

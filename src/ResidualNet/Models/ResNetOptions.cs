@@ -13,14 +13,22 @@ namespace ResidualNet.Models;
 /// </summary>
 public sealed record ResNetOptions
 {
+    private readonly StageOptions[] _stages = [];
+
     /// <summary>The stem. Default <see cref="StemKind.ImageNet"/>.</summary>
     public StemKind Stem { get; init; } = StemKind.ImageNet;
 
     /// <summary>Output channels of the stem. Default 64.</summary>
     public long StemWidth { get; init; } = 64;
 
-    /// <summary>The residual stages, registered as <c>layer1</c>, <c>layer2</c>... Default empty (must be set).</summary>
-    public IReadOnlyList<StageOptions> Stages { get; init; } = [];
+    /// <summary>The residual stages, registered as <c>layer1</c>, <c>layer2</c>... Default empty (must be set).
+    /// The list is copied when set, so later changes to the caller's collection do not reach the options.</summary>
+    /// <exception cref="ArgumentNullException">Set to null.</exception>
+    public IReadOnlyList<StageOptions> Stages
+    {
+        get => _stages;
+        init => _stages = value is null ? throw new ArgumentNullException(nameof(Stages)) : value.ToArray();
+    }
 
     /// <summary>Input channels (3 for RGB, 1 for Fashion-MNIST). Default 3.</summary>
     public long InputChannels { get; init; } = 3;
@@ -81,7 +89,7 @@ public sealed record ResNetOptions
             throw new ArgumentOutOfRangeException(nameof(NumClasses), NumClasses, $"NumClasses must be at least 1; got {NumClasses}.");
         }
 
-        if (Stages is null || Stages.Count == 0)
+        if (Stages.Count == 0)
         {
             throw new ArgumentException("Stages must hold at least one stage; got none.", nameof(Stages));
         }
