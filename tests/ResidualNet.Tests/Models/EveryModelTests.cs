@@ -19,8 +19,8 @@ public class EveryModelTests
     ];
 
     /// <summary>
-    /// Measured: in float32 the first convolution's gradient of these 1,000+-layer plain twins overflows to
-    /// infinity at initialisation (gradients explode through a deep plain stack with batch normalisation), so their
+    /// Measured: in float32 the first convolution's gradient of these 1,000+-layer plain twins is not finite
+    /// at initialisation (gradients explode through a deep plain stack with batch normalisation), so their
     /// check runs in float64, where the same gradients are finite. Their residual versions are checked in float32.
     /// </summary>
     private static readonly HashSet<string> NeedFloat64 = ["plain_resnet1202", "plain_preact_resnet1001"];
