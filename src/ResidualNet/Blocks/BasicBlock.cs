@@ -14,7 +14,7 @@ namespace ResidualNet.Blocks;
 /// State-dict keys as torchvision: <c>conv1</c>, <c>bn1</c>, <c>conv2</c>, <c>bn2</c>, then <c>downsample.0</c>
 /// and <c>downsample.1</c> for a projection shortcut.
 /// </summary>
-public sealed class BasicBlock : nn.Module<Tensor, Tensor>, IResidualBlock, IInitializableBlock
+public sealed class BasicBlock : ResidualBlockBase
 {
     /// <summary>Output channels per <c>planes</c>.</summary>
     public const int Expansion = 1;
@@ -57,16 +57,11 @@ public sealed class BasicBlock : nn.Module<Tensor, Tensor>, IResidualBlock, IIni
     {
     }
 
-    internal BasicBlock(long inChannels, long planes, long stride, BlockOptions options, bool initialize) : base(nameof(BasicBlock))
+    internal BasicBlock(long inChannels, long planes, long stride, BlockOptions options, bool initialize)
+        : base(nameof(BasicBlock), inChannels, planes, Expansion, stride, options)
     {
-        ArgumentNullException.ThrowIfNull(options);
         using var rngState = initialize ? torch.get_rng_state() : null;
-        BlockParts.CheckBlockArguments(inChannels, planes, stride, options);
         BlockParts.CheckBasicOptions(options, nameof(BasicBlock));
-        Options = options;
-        InChannels = inChannels;
-        OutChannels = planes * Expansion;
-        Stride = stride;
         Width = BlockParts.BasicWidth(planes, options);
 
         _conv1 = BlockParts.Conv3x3(inChannels, Width, stride, dilation: options.Dilation);
@@ -82,39 +77,15 @@ public sealed class BasicBlock : nn.Module<Tensor, Tensor>, IResidualBlock, IIni
 
         if (initialize)
         {
-            torch.set_rng_state(rngState!);
-            BlockParts.Initialize(this);
-            ApplyZeroInit();
+            InitializeFrom(rngState!);
         }
     }
 
     /// <inheritdoc />
-    public bool HasShortcut => Options.HasShortcut;
+    public override bool HasShortcutLayers => _downsample is not null;
 
-    /// <summary>The options the block was built with.</summary>
-    public BlockOptions Options { get; }
-
-    /// <summary>Input channels.</summary>
-    public long InChannels { get; }
-
-    /// <summary>Output channels (<c>planes * Expansion</c>).</summary>
-    public long OutChannels { get; }
-
-    /// <summary>Channels between the two convolutions (<c>planes * WidthMultiplier</c>).</summary>
-    public long Width { get; }
-
-    /// <summary>Stride of the block.</summary>
-    public long Stride { get; }
-
-    /// <summary>True when the shortcut has layers (a projection or zero padding) rather than being the identity.</summary>
-    public bool HasShortcutLayers => _downsample is not null;
-
-    /// <summary>The state dict in PyTorch's order (per module: parameters, buffers, then children), so that keys
-    /// come in the same order as in Python torchvision.</summary>
-    /// <param name="destination">Dictionary to add to; a new one when null.</param>
-    /// <param name="prefix">Key prefix (joined with a dot); none when null or empty.</param>
-    public override Dictionary<string, Tensor> state_dict(Dictionary<string, Tensor>? destination = null, string? prefix = null)
-        => BlockParts.StateDictInPyTorchOrder(this, destination, prefix);
+    /// <inheritdoc />
+    private protected override nn.Module<Tensor, Tensor> LastNorm => _bn2;
 
     /// <inheritdoc />
     public override Tensor forward(Tensor input)
@@ -123,31 +94,8 @@ public sealed class BasicBlock : nn.Module<Tensor, Tensor>, IResidualBlock, IIni
         using var scope = torch.NewDisposeScope();
         var y = _act1.call(_bn1.call(_conv1.call(input)));
         y = _bn2.call(_conv2.call(y));
-        if (_se is not null)
-        {
-            y = _se.call(y);
-        }
-
-        if (Options.HasShortcut)
-        {
-            if (_dropPath is not null)
-            {
-                y = _dropPath.call(y);
-            }
-
-            y = y + (_downsample is null ? input : _downsample.call(input));
-        }
+        y = CloseBranch(y, input, input, _se, _dropPath, _downsample);
 
         return _act2.call(y).MoveToOuterDisposeScope();
-    }
-
-    void IInitializableBlock.ApplyZeroInit() => ApplyZeroInit();
-
-    private void ApplyZeroInit()
-    {
-        if (Options.ZeroInitLastNorm)
-        {
-            BlockParts.ZeroInit(_bn2);
-        }
     }
 }

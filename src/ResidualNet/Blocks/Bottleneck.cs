@@ -15,7 +15,7 @@ namespace ResidualNet.Blocks;
 /// State-dict keys as torchvision: <c>conv1</c>, <c>bn1</c>, <c>conv2</c>, <c>bn2</c>, <c>conv3</c>, <c>bn3</c>,
 /// <c>downsample.0</c>, <c>downsample.1</c>.
 /// </summary>
-public sealed class Bottleneck : nn.Module<Tensor, Tensor>, IResidualBlock, IInitializableBlock
+public sealed class Bottleneck : ResidualBlockBase
 {
     /// <summary>Output channels per <c>planes</c>.</summary>
     public const int Expansion = 4;
@@ -67,15 +67,10 @@ public sealed class Bottleneck : nn.Module<Tensor, Tensor>, IResidualBlock, IIni
     {
     }
 
-    internal Bottleneck(long inChannels, long planes, long stride, BlockOptions options, bool initialize) : base(nameof(Bottleneck))
+    internal Bottleneck(long inChannels, long planes, long stride, BlockOptions options, bool initialize)
+        : base(nameof(Bottleneck), inChannels, planes, Expansion, stride, options)
     {
-        ArgumentNullException.ThrowIfNull(options);
         using var rngState = initialize ? torch.get_rng_state() : null;
-        BlockParts.CheckBlockArguments(inChannels, planes, stride, options);
-        Options = options;
-        InChannels = inChannels;
-        OutChannels = planes * Expansion;
-        Stride = stride;
         Width = BlockParts.BottleneckWidth(planes, options);
         long firstStride = options.StrideOnFirstConv ? stride : 1;
         long middleStride = options.StrideOnFirstConv ? 1 : stride;
@@ -96,39 +91,15 @@ public sealed class Bottleneck : nn.Module<Tensor, Tensor>, IResidualBlock, IIni
 
         if (initialize)
         {
-            torch.set_rng_state(rngState!);
-            BlockParts.Initialize(this);
-            ApplyZeroInit();
+            InitializeFrom(rngState!);
         }
     }
 
     /// <inheritdoc />
-    public bool HasShortcut => Options.HasShortcut;
+    public override bool HasShortcutLayers => _downsample is not null;
 
-    /// <summary>The options the block was built with.</summary>
-    public BlockOptions Options { get; }
-
-    /// <summary>Input channels.</summary>
-    public long InChannels { get; }
-
-    /// <summary>Output channels (<c>planes * 4</c>).</summary>
-    public long OutChannels { get; }
-
-    /// <summary>Inner width: torchvision's <c>int(planes * base_width / 64) * groups</c> (times <see cref="BlockOptions.WidthMultiplier"/>).</summary>
-    public long Width { get; }
-
-    /// <summary>Stride of the block.</summary>
-    public long Stride { get; }
-
-    /// <summary>True when the shortcut has layers (a projection or zero padding) rather than being the identity.</summary>
-    public bool HasShortcutLayers => _downsample is not null;
-
-    /// <summary>The state dict in PyTorch's order (per module: parameters, buffers, then children), so that keys
-    /// come in the same order as in Python torchvision.</summary>
-    /// <param name="destination">Dictionary to add to; a new one when null.</param>
-    /// <param name="prefix">Key prefix (joined with a dot); none when null or empty.</param>
-    public override Dictionary<string, Tensor> state_dict(Dictionary<string, Tensor>? destination = null, string? prefix = null)
-        => BlockParts.StateDictInPyTorchOrder(this, destination, prefix);
+    /// <inheritdoc />
+    private protected override nn.Module<Tensor, Tensor> LastNorm => _bn3;
 
     /// <inheritdoc />
     public override Tensor forward(Tensor input)
@@ -138,31 +109,8 @@ public sealed class Bottleneck : nn.Module<Tensor, Tensor>, IResidualBlock, IIni
         var y = _act1.call(_bn1.call(_conv1.call(input)));
         y = _act2.call(_bn2.call(_conv2.call(y)));
         y = _bn3.call(_conv3.call(y));
-        if (_se is not null)
-        {
-            y = _se.call(y);
-        }
-
-        if (Options.HasShortcut)
-        {
-            if (_dropPath is not null)
-            {
-                y = _dropPath.call(y);
-            }
-
-            y = y + (_downsample is null ? input : _downsample.call(input));
-        }
+        y = CloseBranch(y, input, input, _se, _dropPath, _downsample);
 
         return _act3.call(y).MoveToOuterDisposeScope();
-    }
-
-    void IInitializableBlock.ApplyZeroInit() => ApplyZeroInit();
-
-    private void ApplyZeroInit()
-    {
-        if (Options.ZeroInitLastNorm)
-        {
-            BlockParts.ZeroInit(_bn3);
-        }
     }
 }

@@ -15,7 +15,7 @@ namespace ResidualNet.Blocks;
 /// authors' code, and a projection is a 1x1 convolution without normalisation. Keys <c>bn1</c>, <c>conv1</c>,
 /// <c>bn2</c>, <c>conv2</c>, <c>downsample.0</c>.
 /// </summary>
-public sealed class PreActBasicBlock : nn.Module<Tensor, Tensor>, IResidualBlock, IInitializableBlock
+public sealed class PreActBasicBlock : ResidualBlockBase
 {
     /// <summary>Output channels per <c>planes</c>.</summary>
     public const int Expansion = 1;
@@ -58,16 +58,11 @@ public sealed class PreActBasicBlock : nn.Module<Tensor, Tensor>, IResidualBlock
     {
     }
 
-    internal PreActBasicBlock(long inChannels, long planes, long stride, BlockOptions options, bool initialize) : base(nameof(PreActBasicBlock))
+    internal PreActBasicBlock(long inChannels, long planes, long stride, BlockOptions options, bool initialize)
+        : base(nameof(PreActBasicBlock), inChannels, planes, Expansion, stride, options)
     {
-        ArgumentNullException.ThrowIfNull(options);
         using var rngState = initialize ? torch.get_rng_state() : null;
-        BlockParts.CheckBlockArguments(inChannels, planes, stride, options);
         BlockParts.CheckBasicOptions(options, nameof(PreActBasicBlock));
-        Options = options;
-        InChannels = inChannels;
-        OutChannels = planes * Expansion;
-        Stride = stride;
         Width = BlockParts.BasicWidth(planes, options);
 
         _bn1 = options.Norm.Create(inChannels);
@@ -83,39 +78,15 @@ public sealed class PreActBasicBlock : nn.Module<Tensor, Tensor>, IResidualBlock
 
         if (initialize)
         {
-            torch.set_rng_state(rngState!);
-            BlockParts.Initialize(this);
-            ApplyZeroInit();
+            InitializeFrom(rngState!);
         }
     }
 
     /// <inheritdoc />
-    public bool HasShortcut => Options.HasShortcut;
+    public override bool HasShortcutLayers => _downsample is not null;
 
-    /// <summary>The options the block was built with.</summary>
-    public BlockOptions Options { get; }
-
-    /// <summary>Input channels.</summary>
-    public long InChannels { get; }
-
-    /// <summary>Output channels.</summary>
-    public long OutChannels { get; }
-
-    /// <summary>Channels between the two convolutions.</summary>
-    public long Width { get; }
-
-    /// <summary>Stride of the block.</summary>
-    public long Stride { get; }
-
-    /// <summary>True when the shortcut has layers (a projection or zero padding) rather than being the identity.</summary>
-    public bool HasShortcutLayers => _downsample is not null;
-
-    /// <summary>The state dict in PyTorch's order (per module: parameters, buffers, then children), so that keys
-    /// come in the same order as in Python torchvision.</summary>
-    /// <param name="destination">Dictionary to add to; a new one when null.</param>
-    /// <param name="prefix">Key prefix (joined with a dot); none when null or empty.</param>
-    public override Dictionary<string, Tensor> state_dict(Dictionary<string, Tensor>? destination = null, string? prefix = null)
-        => BlockParts.StateDictInPyTorchOrder(this, destination, prefix);
+    /// <inheritdoc />
+    private protected override nn.Module<Tensor, Tensor> LastNorm => _bn2;
 
     /// <inheritdoc />
     public override Tensor forward(Tensor input)
@@ -125,31 +96,8 @@ public sealed class PreActBasicBlock : nn.Module<Tensor, Tensor>, IResidualBlock
         var pre = _act1.call(_bn1.call(input));
         var y = _conv1.call(pre);
         y = _conv2.call(_act2.call(_bn2.call(y)));
-        if (_se is not null)
-        {
-            y = _se.call(y);
-        }
-
-        if (Options.HasShortcut)
-        {
-            if (_dropPath is not null)
-            {
-                y = _dropPath.call(y);
-            }
-
-            y = y + (_downsample is null ? input : _downsample.call(pre));
-        }
+        y = CloseBranch(y, input, pre, _se, _dropPath, _downsample);
 
         return y.MoveToOuterDisposeScope();
-    }
-
-    void IInitializableBlock.ApplyZeroInit() => ApplyZeroInit();
-
-    private void ApplyZeroInit()
-    {
-        if (Options.ZeroInitLastNorm)
-        {
-            BlockParts.ZeroInit(_bn2);
-        }
     }
 }

@@ -14,7 +14,7 @@ namespace ResidualNet.Blocks;
 /// by 4. The shortcut layers take the pre-activated input; a projection is a 1x1 convolution without
 /// normalisation. Keys <c>bn1</c>, <c>conv1</c>, <c>bn2</c>, <c>conv2</c>, <c>bn3</c>, <c>conv3</c>, <c>downsample.0</c>.
 /// </summary>
-public sealed class PreActBottleneck : nn.Module<Tensor, Tensor>, IResidualBlock, IInitializableBlock
+public sealed class PreActBottleneck : ResidualBlockBase
 {
     /// <summary>Output channels per <c>planes</c>.</summary>
     public const int Expansion = 4;
@@ -66,15 +66,10 @@ public sealed class PreActBottleneck : nn.Module<Tensor, Tensor>, IResidualBlock
     {
     }
 
-    internal PreActBottleneck(long inChannels, long planes, long stride, BlockOptions options, bool initialize) : base(nameof(PreActBottleneck))
+    internal PreActBottleneck(long inChannels, long planes, long stride, BlockOptions options, bool initialize)
+        : base(nameof(PreActBottleneck), inChannels, planes, Expansion, stride, options)
     {
-        ArgumentNullException.ThrowIfNull(options);
         using var rngState = initialize ? torch.get_rng_state() : null;
-        BlockParts.CheckBlockArguments(inChannels, planes, stride, options);
-        Options = options;
-        InChannels = inChannels;
-        OutChannels = planes * Expansion;
-        Stride = stride;
         Width = BlockParts.BottleneckWidth(planes, options);
         long firstStride = options.StrideOnFirstConv ? stride : 1;
         long middleStride = options.StrideOnFirstConv ? 1 : stride;
@@ -95,39 +90,15 @@ public sealed class PreActBottleneck : nn.Module<Tensor, Tensor>, IResidualBlock
 
         if (initialize)
         {
-            torch.set_rng_state(rngState!);
-            BlockParts.Initialize(this);
-            ApplyZeroInit();
+            InitializeFrom(rngState!);
         }
     }
 
     /// <inheritdoc />
-    public bool HasShortcut => Options.HasShortcut;
+    public override bool HasShortcutLayers => _downsample is not null;
 
-    /// <summary>The options the block was built with.</summary>
-    public BlockOptions Options { get; }
-
-    /// <summary>Input channels.</summary>
-    public long InChannels { get; }
-
-    /// <summary>Output channels (<c>planes * 4</c>).</summary>
-    public long OutChannels { get; }
-
-    /// <summary>Inner width, as in <see cref="Bottleneck.Width"/>.</summary>
-    public long Width { get; }
-
-    /// <summary>Stride of the block.</summary>
-    public long Stride { get; }
-
-    /// <summary>True when the shortcut has layers (a projection or zero padding) rather than being the identity.</summary>
-    public bool HasShortcutLayers => _downsample is not null;
-
-    /// <summary>The state dict in PyTorch's order (per module: parameters, buffers, then children), so that keys
-    /// come in the same order as in Python torchvision.</summary>
-    /// <param name="destination">Dictionary to add to; a new one when null.</param>
-    /// <param name="prefix">Key prefix (joined with a dot); none when null or empty.</param>
-    public override Dictionary<string, Tensor> state_dict(Dictionary<string, Tensor>? destination = null, string? prefix = null)
-        => BlockParts.StateDictInPyTorchOrder(this, destination, prefix);
+    /// <inheritdoc />
+    private protected override nn.Module<Tensor, Tensor> LastNorm => _bn3;
 
     /// <inheritdoc />
     public override Tensor forward(Tensor input)
@@ -138,31 +109,8 @@ public sealed class PreActBottleneck : nn.Module<Tensor, Tensor>, IResidualBlock
         var y = _conv1.call(pre);
         y = _conv2.call(_act2.call(_bn2.call(y)));
         y = _conv3.call(_act3.call(_bn3.call(y)));
-        if (_se is not null)
-        {
-            y = _se.call(y);
-        }
-
-        if (Options.HasShortcut)
-        {
-            if (_dropPath is not null)
-            {
-                y = _dropPath.call(y);
-            }
-
-            y = y + (_downsample is null ? input : _downsample.call(pre));
-        }
+        y = CloseBranch(y, input, pre, _se, _dropPath, _downsample);
 
         return y.MoveToOuterDisposeScope();
-    }
-
-    void IInitializableBlock.ApplyZeroInit() => ApplyZeroInit();
-
-    private void ApplyZeroInit()
-    {
-        if (Options.ZeroInitLastNorm)
-        {
-            BlockParts.ZeroInit(_bn3);
-        }
     }
 }

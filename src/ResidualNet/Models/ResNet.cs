@@ -152,13 +152,13 @@ public sealed class ResNet : nn.Module<Tensor, Tensor>
     public ResNetOptions Options { get; }
 
     /// <summary>The stages (<c>layer1</c>...), in order.</summary>
-    public IReadOnlyList<Sequential> Stages => _stages;
+    public IReadOnlyList<Sequential> Stages => Array.AsReadOnly(_stages);
 
     /// <summary>Output channels of each stage.</summary>
-    public IReadOnlyList<long> StageChannels => _stageChannels;
+    public IReadOnlyList<long> StageChannels => Array.AsReadOnly(_stageChannels);
 
     /// <summary>Every block in forward order, with its qualified name and stage position.</summary>
-    public IReadOnlyList<BlockInfo> Blocks => _blocks;
+    public IReadOnlyList<BlockInfo> Blocks => Array.AsReadOnly(_blocks);
 
     /// <summary>Channels of the features that enter the head (the last stage's output channels).</summary>
     public long FeatureChannels => _stageChannels[^1];
@@ -172,9 +172,9 @@ public sealed class ResNet : nn.Module<Tensor, Tensor>
         BlockParts.Initialize(this);
         foreach (var info in _blocks)
         {
-            if (info.Module is IInitializableBlock initializable)
+            if (info.Module is ResidualBlockBase block)
             {
-                initializable.ApplyZeroInit();
+                block.ApplyZeroInit();
             }
         }
     }
