@@ -174,12 +174,10 @@ internal static class BlockParts
 
                 break;
             case BatchNorm2d bn:
-                nn.init.ones_(bn.weight);
-                nn.init.zeros_(bn.bias);
+                OnesAndZeros(bn.weight, bn.bias);
                 break;
             case GroupNorm gn:
-                nn.init.ones_(gn.weight);
-                nn.init.zeros_(gn.bias);
+                OnesAndZeros(gn.weight, gn.bias);
                 break;
             case Linear linear:
                 nn.init.kaiming_uniform_(linear.weight, a: Math.Sqrt(5));
@@ -193,16 +191,29 @@ internal static class BlockParts
         }
     }
 
+    private static void OnesAndZeros(Tensor? weight, Tensor? bias)
+    {
+        if (weight is not null)
+        {
+            nn.init.ones_(weight);
+        }
+
+        if (bias is not null)
+        {
+            nn.init.zeros_(bias);
+        }
+    }
+
     /// <summary>Zeroes the weight (and keeps the zero bias) of a block's last normalisation layer.</summary>
     internal static void ZeroInit(nn.Module<Tensor, Tensor> norm)
     {
         using var noGrad = torch.no_grad();
         switch (norm)
         {
-            case BatchNorm2d bn:
+            case BatchNorm2d { weight: not null } bn:
                 nn.init.zeros_(bn.weight);
                 break;
-            case GroupNorm gn:
+            case GroupNorm { weight: not null } gn:
                 nn.init.zeros_(gn.weight);
                 break;
         }

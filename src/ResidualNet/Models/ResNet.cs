@@ -204,7 +204,8 @@ public sealed class ResNet : nn.Module<Tensor, Tensor>
     }
 
     /// <summary>
-    /// The output of every stage (a feature pyramid), from <c>layer1</c> to the last stage; the head is not run.
+    /// The output of every stage (a feature pyramid), from <c>layer1</c> to the last stage; the head (and, in
+    /// pre-activation networks, <c>final_norm</c>) is not run.
     /// The caller owns (and disposes) the returned tensors.
     /// </summary>
     /// <param name="input">A batch <c>(N, InputChannels, H, W)</c>.</param>

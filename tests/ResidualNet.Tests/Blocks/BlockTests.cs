@@ -229,6 +229,18 @@ public class BlockTests
     }
 
     [Fact]
+    public void CustomNormWithoutAffineParametersBuildsAndZeroInitLeavesItAlone()
+    {
+        var norm = NormFactory.Custom("BatchNorm(no affine)", c => nn.BatchNorm2d(c, affine: false));
+        using var block = new Bottleneck(32, 8, options: new BlockOptions { Norm = norm, ZeroInitLastNorm = true });
+        ModelTestUtil.ParameterCount(block).Should().Be(32 * 8 + 8 * 8 * 9 + 8 * 32);
+        norm.Name.Should().Be("BatchNorm(no affine)");
+        using var x = torch.randn(2, 32, 4, 4);
+        using var y = block.call(x);
+        y.shape.Should().Equal(2, 32, 4, 4);
+    }
+
+    [Fact]
     public void SqueezeExcitationAddsItsLayersAfterTheLastNorm()
     {
         using var plainBlock = new Bottleneck(64, 16);
