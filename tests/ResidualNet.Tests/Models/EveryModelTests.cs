@@ -41,7 +41,7 @@ public class EveryModelTests
     [Fact]
     public void TheLightAndHeavyListsCoverTheWholeRegistry()
     {
-        var all = ModelRegistry.Default.List();
+        var all = ModelTestUtil.Presets.List();
         all.Should().HaveCount(48, "24 presets and their 24 plain twins");
         Names(heavy: false).Concat(Names(heavy: true)).Should().BeEquivalentTo(all);
         Names(heavy: true).Should().HaveCount(2 * HeavyResidual.Count);
@@ -50,7 +50,7 @@ public class EveryModelTests
     private static List<string> Names(bool heavy)
     {
         var data = new List<string>();
-        foreach (var name in ModelRegistry.Default.List())
+        foreach (var name in ModelTestUtil.Presets.List())
         {
             string residual = name.StartsWith(ModelRegistry.PlainPrefix, System.StringComparison.Ordinal)
                 ? name[ModelRegistry.PlainPrefix.Length..]
@@ -67,7 +67,7 @@ public class EveryModelTests
     private static void ForwardBackward(string name)
     {
         torch.manual_seed(7);
-        using var model = ModelRegistry.Default.Create(name);
+        using var model = ModelTestUtil.Presets.Create(name);
         var options = model.Options;
         int size = ModelTestUtil.InputSize(options);
         using var scope = torch.NewDisposeScope();

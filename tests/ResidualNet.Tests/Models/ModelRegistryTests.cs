@@ -12,28 +12,34 @@ public class ModelRegistryTests
     [Fact]
     public void GlobListsMatchingNamesSorted()
     {
-        var names = ModelRegistry.Default.List("resnet*");
+        var names = ModelTestUtil.Presets.List("resnet*");
         names.Should().Equal("resnet101", "resnet110", "resnet1202", "resnet152", "resnet18", "resnet20", "resnet32",
             "resnet34", "resnet44", "resnet50", "resnet56");
-        ModelRegistry.Default.List("resnext*").Should().Equal("resnext101_32x8d", "resnext101_64x4d", "resnext50_32x4d");
-        ModelRegistry.Default.List("preact_resnet1??").Should().Equal("preact_resnet101", "preact_resnet110", "preact_resnet152", "preact_resnet164");
-        ModelRegistry.Default.List("RESNET18").Should().Equal("resnet18");
-        ModelRegistry.Default.List("nothing*").Should().BeEmpty();
+        ModelTestUtil.Presets.List("resnext*").Should().Equal("resnext101_32x8d", "resnext101_64x4d", "resnext50_32x4d");
+        ModelTestUtil.Presets.List("preact_resnet1??").Should().Equal("preact_resnet101", "preact_resnet110", "preact_resnet152", "preact_resnet164");
+        ModelTestUtil.Presets.List("RESNET18").Should().Equal("resnet18");
+        ModelTestUtil.Presets.List("nothing*").Should().BeEmpty();
     }
 
     [Fact]
     public void EveryPresetHasAPlainTwinUnderThePlainPrefix()
     {
-        var all = ModelRegistry.Default.List();
+        var all = ModelTestUtil.Presets.List();
         var residual = all.Where(n => !n.StartsWith("plain_", StringComparison.Ordinal)).ToList();
         residual.Should().HaveCount(24);
-        ModelRegistry.Default.List("plain_*").Should().BeEquivalentTo(residual.Select(n => "plain_" + n));
+        ModelTestUtil.Presets.List("plain_*").Should().BeEquivalentTo(residual.Select(n => "plain_" + n));
         foreach (var name in residual)
         {
             ModelRegistry.Default.GetOptions("plain_" + name).Should().Be(ModelRegistry.Default.GetOptions(name).AsPlain());
             ModelRegistry.Default.GetOptions(name).HasShortcut.Should().BeTrue();
             ModelRegistry.Default.GetOptions("plain_" + name).HasShortcut.Should().BeFalse();
         }
+    }
+
+    [Fact]
+    public void TheDefaultRegistryHoldsEveryPreset()
+    {
+        ModelRegistry.Default.List().Should().Contain(ModelTestUtil.Presets.List());
     }
 
     [Fact]

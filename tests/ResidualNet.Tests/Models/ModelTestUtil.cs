@@ -10,6 +10,10 @@ namespace ResidualNet.Tests.Models;
 
 internal static class ModelTestUtil
 {
+    /// <summary>A registry of the built-in presets only: other tests may register their own networks in
+    /// <see cref="ModelRegistry.Default"/>, which must not change the lists these tests enumerate.</summary>
+    internal static ModelRegistry Presets { get; } = ModelRegistry.CreateWithPresets();
+
     internal static long ParameterCount(nn.Module module) => module.parameters().Sum(p => p.numel());
 
     /// <summary>"key [d0,d1,...]" lines, in state-dict order (the fixture format).</summary>

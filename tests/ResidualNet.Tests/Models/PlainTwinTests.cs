@@ -14,7 +14,7 @@ public class PlainTwinTests
     public static TheoryData<string> ResidualNames()
     {
         var data = new TheoryData<string>();
-        foreach (var name in ModelRegistry.Default.List().Where(n => !n.StartsWith(ModelRegistry.PlainPrefix, System.StringComparison.Ordinal)))
+        foreach (var name in ModelTestUtil.Presets.List().Where(n => !n.StartsWith(ModelRegistry.PlainPrefix, System.StringComparison.Ordinal)))
         {
             data.Add(name);
         }
@@ -26,8 +26,8 @@ public class PlainTwinTests
     [MemberData(nameof(ResidualNames))]
     public void PlainTwinHasTheResidualParametersMinusTheProjections(string name)
     {
-        using var residual = ModelRegistry.Default.Create(name);
-        using var plain = ModelRegistry.Default.Create(ModelRegistry.PlainPrefix + name);
+        using var residual = ModelTestUtil.Presets.Create(name);
+        using var plain = ModelTestUtil.Presets.Create(ModelRegistry.PlainPrefix + name);
 
         long projection = residual.named_parameters()
             .Where(p => p.name.Split('.').Contains("downsample"))
@@ -42,13 +42,13 @@ public class PlainTwinTests
     [Fact]
     public void ProjectionNetworksReallyLoseParametersAndOptionANetworksDoNot()
     {
-        using var resnet18 = ModelRegistry.Default.Create("resnet18");
-        using var plain18 = ModelRegistry.Default.Create("plain_resnet18");
+        using var resnet18 = ModelTestUtil.Presets.Create("resnet18");
+        using var plain18 = ModelTestUtil.Presets.Create("plain_resnet18");
         // layer2..4 projections: (64*128 + 256) + (128*256 + 512) + (256*512 + 1024)
         (ModelTestUtil.ParameterCount(resnet18) - ModelTestUtil.ParameterCount(plain18)).Should().Be(8_448 + 33_280 + 132_096);
 
-        using var resnet20 = ModelRegistry.Default.Create("resnet20");
-        using var plain20 = ModelRegistry.Default.Create("plain_resnet20");
+        using var resnet20 = ModelTestUtil.Presets.Create("resnet20");
+        using var plain20 = ModelTestUtil.Presets.Create("plain_resnet20");
         ModelTestUtil.ParameterCount(plain20).Should().Be(ModelTestUtil.ParameterCount(resnet20));
     }
 
@@ -56,9 +56,9 @@ public class PlainTwinTests
     public void SameSeedGivesTheSameResidualBranchWeights()
     {
         torch.manual_seed(42);
-        using var residual = ModelRegistry.Default.Create("resnet18");
+        using var residual = ModelTestUtil.Presets.Create("resnet18");
         torch.manual_seed(42);
-        using var plain = ModelRegistry.Default.Create("plain_resnet18");
+        using var plain = ModelTestUtil.Presets.Create("plain_resnet18");
 
         var residualState = residual.state_dict();
         foreach (var (key, value) in plain.state_dict())
