@@ -8,6 +8,8 @@ using TorchSharp.Modules;
 using Xunit;
 using static TorchSharp.torch;
 
+using ResNet = ResidualNet.Models.ResNet;
+
 namespace ResidualNet.Tests.Models;
 
 public class ResNetTests
