@@ -1,0 +1,143 @@
+using System;
+using ResidualNet.Layers;
+using TorchSharp;
+using TorchSharp.Modules;
+using TorchSharp.Utils;
+using static TorchSharp.torch;
+
+namespace ResidualNet.Blocks;
+
+/// <summary>
+/// The basic residual block of ResNet-18/34 and of the CIFAR ResNets (He et al. 2015):
+/// <c>act(bn2(conv2(act(bn1(conv1(x))))) + shortcut(x))</c>, two 3x3 convolutions, expansion 1.
+/// State-dict keys as torchvision: <c>conv1</c>, <c>bn1</c>, <c>conv2</c>, <c>bn2</c>, then <c>downsample.0</c>
+/// and <c>downsample.1</c> for a projection shortcut.
+/// </summary>
+public sealed class BasicBlock : nn.Module<Tensor, Tensor>, IResidualBlock, IInitializableBlock
+{
+    /// <summary>Output channels per <c>planes</c>.</summary>
+    public const int Expansion = 1;
+
+    [ComponentName(Name = "conv1")]
+    private readonly Conv2d _conv1;
+
+    [ComponentName(Name = "bn1")]
+    private readonly nn.Module<Tensor, Tensor> _bn1;
+
+    [ComponentName(Name = "act1")]
+    private readonly nn.Module<Tensor, Tensor> _act1;
+
+    [ComponentName(Name = "conv2")]
+    private readonly Conv2d _conv2;
+
+    [ComponentName(Name = "bn2")]
+    private readonly nn.Module<Tensor, Tensor> _bn2;
+
+    [ComponentName(Name = "se")]
+    private readonly SqueezeExcitation? _se;
+
+    [ComponentName(Name = "drop_path")]
+    private readonly DropPath? _dropPath;
+
+    [ComponentName(Name = BlockParts.ShortcutName)]
+    private readonly nn.Module<Tensor, Tensor>? _downsample;
+
+    [ComponentName(Name = "act2")]
+    private readonly nn.Module<Tensor, Tensor> _act2;
+
+    /// <summary>Creates the block, initialised as torchvision does.</summary>
+    /// <param name="inChannels">Input channels, at least 1.</param>
+    /// <param name="planes">Output channels (times <see cref="Expansion"/>), at least 1.</param>
+    /// <param name="stride">Stride of the first convolution and of the shortcut, at least 1.</param>
+    /// <param name="options">Block options; <see cref="BlockOptions.Default"/> when null.</param>
+    /// <exception cref="ArgumentException">A size or option is out of range (the message names it and its value).</exception>
+    public BasicBlock(long inChannels, long planes, long stride = 1, BlockOptions? options = null)
+        : this(inChannels, planes, stride, options ?? BlockOptions.Default, initialize: true)
+    {
+    }
+
+    internal BasicBlock(long inChannels, long planes, long stride, BlockOptions options, bool initialize) : base(nameof(BasicBlock))
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        BlockParts.CheckBlockArguments(inChannels, planes, stride, options);
+        BlockParts.CheckBasicOptions(options, nameof(BasicBlock));
+        Options = options;
+        InChannels = inChannels;
+        OutChannels = planes * Expansion;
+        Stride = stride;
+        Width = BlockParts.BasicWidth(planes, options);
+
+        _conv1 = BlockParts.Conv3x3(inChannels, Width, stride, dilation: options.Dilation);
+        _bn1 = options.Norm.Create(Width);
+        _act1 = options.Activation.Create();
+        _conv2 = BlockParts.Conv3x3(Width, OutChannels, dilation: options.Dilation);
+        _bn2 = options.Norm.Create(OutChannels);
+        _se = options.SqueezeExcitation ? new SqueezeExcitation(OutChannels, options.SqueezeExcitationReduction, options.Activation) : null;
+        _dropPath = options.DropPathRate > 0 ? new DropPath(options.DropPathRate) : null;
+        _downsample = BlockParts.CreateShortcut(inChannels, OutChannels, stride, options, preActivation: false);
+        _act2 = options.Activation.Create();
+        RegisterComponents();
+
+        if (initialize)
+        {
+            BlockParts.Initialize(this);
+            ApplyZeroInit();
+        }
+    }
+
+    /// <inheritdoc />
+    public bool HasShortcut => Options.HasShortcut;
+
+    /// <summary>The options the block was built with.</summary>
+    public BlockOptions Options { get; }
+
+    /// <summary>Input channels.</summary>
+    public long InChannels { get; }
+
+    /// <summary>Output channels (<c>planes * Expansion</c>).</summary>
+    public long OutChannels { get; }
+
+    /// <summary>Channels between the two convolutions (<c>planes * WidthMultiplier</c>).</summary>
+    public long Width { get; }
+
+    /// <summary>Stride of the block.</summary>
+    public long Stride { get; }
+
+    /// <summary>True when the shortcut has layers (a projection or zero padding) rather than being the identity.</summary>
+    public bool HasShortcutLayers => _downsample is not null;
+
+    /// <inheritdoc />
+    public override Tensor forward(Tensor input)
+    {
+        BlockParts.CheckInput(input, InChannels, nameof(BasicBlock));
+        using var scope = torch.NewDisposeScope();
+        var y = _act1.call(_bn1.call(_conv1.call(input)));
+        y = _bn2.call(_conv2.call(y));
+        if (_se is not null)
+        {
+            y = _se.call(y);
+        }
+
+        if (Options.HasShortcut)
+        {
+            if (_dropPath is not null)
+            {
+                y = _dropPath.call(y);
+            }
+
+            y = y + (_downsample is null ? input : _downsample.call(input));
+        }
+
+        return _act2.call(y).MoveToOuterDisposeScope();
+    }
+
+    void IInitializableBlock.ApplyZeroInit() => ApplyZeroInit();
+
+    private void ApplyZeroInit()
+    {
+        if (Options.ZeroInitLastNorm)
+        {
+            BlockParts.ZeroInit(_bn2);
+        }
+    }
+}

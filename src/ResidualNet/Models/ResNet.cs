@@ -1,0 +1,259 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using ResidualNet.Blocks;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace ResidualNet.Models;
+
+/// <summary>
+/// A residual network: stem, stages of residual blocks, head, built from a <see cref="ResNetOptions"/>.
+/// Module names (and so state-dict keys) follow torchvision: <c>conv1</c>, <c>bn1</c>, <c>layer1</c>...<c>layerN</c>,
+/// <c>fc</c>; pre-activation networks add <c>final_norm</c> before the head. For the torchvision families the
+/// state dict equals Python torchvision's in keys, shapes and order.
+/// </summary>
+/// <remarks>
+/// Initialisation follows torchvision (kaiming-normal fan-out convolutions, unit normalisation weights, zero
+/// biases, default linear layer). The residual branches are drawn first and the shortcut layers last, so with
+/// the same seed a network and its plain twin share every residual-branch weight.
+/// </remarks>
+public sealed class ResNet : nn.Module<Tensor, Tensor>
+{
+    private readonly nn.Module<Tensor, Tensor> _conv1;
+    private readonly nn.Module<Tensor, Tensor>? _bn1;
+    private readonly nn.Module<Tensor, Tensor>? _act1;
+    private readonly nn.Module<Tensor, Tensor>? _maxpool;
+    private readonly Sequential[] _stages;
+    private readonly nn.Module<Tensor, Tensor>? _finalNorm;
+    private readonly nn.Module<Tensor, Tensor>? _finalAct;
+    private readonly Linear? _fc;
+    private readonly BlockInfo[] _blocks;
+    private readonly long[] _stageChannels;
+
+    /// <summary>Builds and initialises the network.</summary>
+    /// <param name="options">The description; see <see cref="ResNetPresets"/> and <see cref="ResNetBuilder"/>.</param>
+    /// <exception cref="ArgumentException">An option is out of range (the message names it and its value).</exception>
+    public ResNet(ResNetOptions options) : base(nameof(ResNet))
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        Options = options;
+        var block = options.Block;
+        bool preActFirst = options.Stages[0].Kind.IsPreActivation();
+        bool preActLast = options.Stages[^1].Kind.IsPreActivation();
+
+        // Stem.
+        long width = options.StemWidth;
+        if (options.Stem == StemKind.Deep)
+        {
+            long half = width / 2;
+            _conv1 = nn.Sequential(
+                BlockParts.Conv3x3(options.InputChannels, half, stride: 2), block.Norm.Create(half), block.Activation.Create(),
+                BlockParts.Conv3x3(half, half), block.Norm.Create(half), block.Activation.Create(),
+                BlockParts.Conv3x3(half, width));
+        }
+        else if (options.Stem == StemKind.ImageNet)
+        {
+            _conv1 = nn.Conv2d(options.InputChannels, width, 7, stride: 2, padding: 3, bias: false);
+        }
+        else
+        {
+            _conv1 = BlockParts.Conv3x3(options.InputChannels, width);
+        }
+
+        if (!(options.Stem == StemKind.Cifar && preActFirst))
+        {
+            _bn1 = block.Norm.Create(width);
+            _act1 = block.Activation.Create();
+        }
+
+        if (options.Stem != StemKind.Cifar)
+        {
+            _maxpool = nn.MaxPool2d(3, 2, 1);
+        }
+
+        // Stages.
+        _stages = new Sequential[options.Stages.Count];
+        _stageChannels = new long[options.Stages.Count];
+        var blocks = new List<BlockInfo>();
+        int total = options.BlockCount;
+        int blockIndex = 0;
+        long inChannels = width;
+        long dilation = 1;
+        for (int s = 0; s < options.Stages.Count; s++)
+        {
+            var stage = options.Stages[s];
+            var stageBlock = stage.Options ?? block;
+            long stride = stage.Stride;
+            long previousDilation = dilation;
+            if (stage.Dilate)
+            {
+                dilation *= stride;
+                stride = 1;
+            }
+
+            var modules = new nn.Module<Tensor, Tensor>[stage.Blocks];
+            for (int b = 0; b < stage.Blocks; b++, blockIndex++)
+            {
+                double rate = total > 1 ? stageBlock.DropPathRate * blockIndex / (total - 1) : stageBlock.DropPathRate;
+                long blockDilation = stageBlock.Dilation * (b == 0 ? previousDilation : dilation);
+                var blockOptions = rate == stageBlock.DropPathRate && blockDilation == stageBlock.Dilation
+                    ? stageBlock
+                    : stageBlock with { DropPathRate = rate, Dilation = checked((int)blockDilation) };
+                modules[b] = ResidualBlocks.Create(stage.Kind, inChannels, stage.Planes, b == 0 ? stride : 1, blockOptions, initialize: false);
+                blocks.Add(new BlockInfo($"layer{s + 1}.{b}", s, b, modules[b]));
+                inChannels = stage.OutChannels;
+            }
+
+            _stages[s] = nn.Sequential(modules);
+            _stageChannels[s] = inChannels;
+        }
+
+        _blocks = blocks.ToArray();
+
+        // Head.
+        if (preActLast)
+        {
+            _finalNorm = block.Norm.Create(inChannels);
+            _finalAct = block.Activation.Create();
+        }
+
+        if (options.Head == HeadKind.AveragePoolLinear)
+        {
+            _fc = nn.Linear(inChannels, options.NumClasses);
+        }
+
+        // Registration in torchvision's order (fields would register in declaration order, which cannot
+        // interleave a variable number of stages).
+        register_module("conv1", _conv1);
+        RegisterIfPresent("bn1", _bn1);
+        RegisterIfPresent("act1", _act1);
+        RegisterIfPresent("maxpool", _maxpool);
+        for (int s = 0; s < _stages.Length; s++)
+        {
+            register_module($"layer{s + 1}", _stages[s]);
+        }
+
+        RegisterIfPresent("final_norm", _finalNorm);
+        RegisterIfPresent("final_act", _finalAct);
+        RegisterIfPresent("fc", _fc);
+
+        ResetParameters();
+    }
+
+    /// <summary>The options the network was built from.</summary>
+    public ResNetOptions Options { get; }
+
+    /// <summary>The stages (<c>layer1</c>...), in order.</summary>
+    public IReadOnlyList<Sequential> Stages => _stages;
+
+    /// <summary>Output channels of each stage.</summary>
+    public IReadOnlyList<long> StageChannels => _stageChannels;
+
+    /// <summary>Every block in forward order, with its qualified name and stage position.</summary>
+    public IReadOnlyList<BlockInfo> Blocks => _blocks;
+
+    /// <summary>Channels of the features that enter the head (the last stage's output channels).</summary>
+    public long FeatureChannels => _stageChannels[^1];
+
+    /// <summary>
+    /// Re-initialises every parameter as at construction (torchvision's scheme, residual branches first,
+    /// shortcut layers last, then <see cref="BlockOptions.ZeroInitLastNorm"/>). Uses the global random generator.
+    /// </summary>
+    public void ResetParameters()
+    {
+        BlockParts.Initialize(this);
+        foreach (var info in _blocks)
+        {
+            if (info.Module is IInitializableBlock initializable)
+            {
+                initializable.ApplyZeroInit();
+            }
+        }
+    }
+
+    /// <summary>Logits <c>(N, NumClasses)</c>, or the last feature map when the head is <see cref="HeadKind.None"/>.</summary>
+    /// <param name="input">A batch <c>(N, InputChannels, H, W)</c>.</param>
+    /// <exception cref="ArgumentException">The input is not 4-D or has the wrong number of channels.</exception>
+    public override Tensor forward(Tensor input)
+    {
+        BlockParts.CheckInput(input, Options.InputChannels, nameof(ResNet));
+        using var scope = torch.NewDisposeScope();
+        var y = Stem(input);
+        foreach (var stage in _stages)
+        {
+            y = stage.call(y);
+        }
+
+        y = Head(y);
+        return y.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// The output of every stage (a feature pyramid), from <c>layer1</c> to the last stage; the head is not run.
+    /// The caller owns (and disposes) the returned tensors.
+    /// </summary>
+    /// <param name="input">A batch <c>(N, InputChannels, H, W)</c>.</param>
+    /// <exception cref="ArgumentException">The input is not 4-D or has the wrong number of channels.</exception>
+    public IReadOnlyList<Tensor> ForwardFeatures(Tensor input)
+    {
+        BlockParts.CheckInput(input, Options.InputChannels, nameof(ResNet));
+        using var scope = torch.NewDisposeScope();
+        var features = new Tensor[_stages.Length];
+        var y = Stem(input);
+        for (int s = 0; s < _stages.Length; s++)
+        {
+            y = _stages[s].call(y);
+            features[s] = y;
+        }
+
+        foreach (var feature in features)
+        {
+            feature.MoveToOuterDisposeScope();
+        }
+
+        return features;
+    }
+
+    /// <summary>Nothing to do: every submodule is registered explicitly, in torchvision's order, by the constructor.</summary>
+    protected override void RegisterComponents()
+    {
+    }
+
+    private Tensor Stem(Tensor input)
+    {
+        var y = _conv1.call(input);
+        if (_bn1 is not null)
+        {
+            y = _act1!.call(_bn1.call(y));
+        }
+
+        return _maxpool is null ? y : _maxpool.call(y);
+    }
+
+    private Tensor Head(Tensor y)
+    {
+        if (_finalNorm is not null)
+        {
+            y = _finalAct!.call(_finalNorm.call(y));
+        }
+
+        if (_fc is null)
+        {
+            return y;
+        }
+
+        y = nn.functional.adaptive_avg_pool2d(y, 1).flatten(1);
+        return _fc.call(y);
+    }
+
+    private void RegisterIfPresent(string name, nn.Module? module)
+    {
+        if (module is not null)
+        {
+            register_module(name, module);
+        }
+    }
+}
