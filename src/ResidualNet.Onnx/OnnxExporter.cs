@@ -5,6 +5,7 @@ using System.Linq;
 using System.Reflection;
 using Google.Protobuf;
 using Onnx;
+using ResidualNet.Models;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -44,6 +45,7 @@ public static class OnnxExporter
         builder.Reserve(new[] { options.InputName, options.OutputName });
 
         Dictionary<Type, OnnxModuleConverter> converters = BuiltInConverters.All();
+        ResidualNetConverters.AddTo(converters);
         foreach (KeyValuePair<Type, OnnxModuleConverter> user in options.Converters)
         {
             converters[user.Key] = user.Value;
@@ -71,6 +73,11 @@ public static class OnnxExporter
         proto.OpsetImport.Add(new OperatorSetIdProto { Domain = string.Empty, Version = OnnxExportOptions.Opset });
         proto.MetadataProps.Add(new StringStringEntryProto { Key = "residualnet.model_type", Value = model.GetType().FullName ?? model.GetType().Name });
         proto.MetadataProps.Add(new StringStringEntryProto { Key = "residualnet.batchnorm", Value = options.FoldBatchNorm ? "folded" : "kept" });
+        if (model is ResNet resnet)
+        {
+            proto.MetadataProps.Add(new StringStringEntryProto { Key = "residualnet.architecture", Value = ResidualNetConverters.Describe(resnet.Options) });
+        }
+
         foreach (KeyValuePair<string, string> entry in options.Metadata)
         {
             proto.MetadataProps.Add(new StringStringEntryProto { Key = entry.Key, Value = entry.Value });
