@@ -1,8 +1,9 @@
-// A consumer of the ResidualNet package: restores it from a local feed and runs a TorchSharp forward pass.
-using ResidualNet.Blocks;
+// A consumer of the ResidualNet package: restores it from a local feed and runs a ResNet forward pass.
+using ResidualNet.Models;
 using TorchSharp;
 
-using var conv = torch.nn.Conv2d(3, 8, 3, padding: 1);
-using var x = torch.randn(2, 3, 16, 16);
-using var y = conv.call(x);
-Console.WriteLine($"forward pass: {string.Join('x', y.shape)}; ResidualNet {typeof(IResidualBlock).Assembly.GetName().Version}");
+using var model = ModelRegistry.Default.Create("resnet20");
+model.eval();
+using var x = torch.randn(2, 3, 32, 32);
+using var y = model.call(x);
+Console.WriteLine($"resnet20 forward pass: {string.Join('x', y.shape)}; ResidualNet {typeof(ResNet).Assembly.GetName().Version}");
