@@ -40,8 +40,10 @@ public class BenchmarkSmokeTests
     [Fact]
     public void TheSuitesExist()
     {
-        SuiteTypes().Select(t => t.Name).Should().BeEquivalentTo("BlockBenchmarks", "NetworkInferenceBenchmarks", "NetworkTrainingBenchmarks");
-        BenchmarkMethods().Count.Should().Be(15);
+        SuiteTypes().Select(t => t.Name).Should().BeEquivalentTo(
+            "BlockBenchmarks", "CheckpointBenchmarks", "CifarInferenceBenchmarks", "CifarTrainingBenchmarks", "GradientFlowMonitorBenchmarks",
+            "NetworkInferenceBenchmarks", "NetworkTrainingBenchmarks", "OnnxRuntimeBenchmarks");
+        BenchmarkMethods().Count.Should().Be(30);
     }
 
     [Theory]
