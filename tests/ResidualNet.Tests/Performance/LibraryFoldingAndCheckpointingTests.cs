@@ -98,6 +98,7 @@ public class LibraryFoldingAndCheckpointingTests
     [Theory]
     [InlineData("resnet18", 20)]
     [InlineData("resnet20", 19)]
+    [InlineData("resnet50", 53)]
     public void Network_FoldsStemAndBlocks_AndMatchesTheUnfoldedNetwork(string name, int expectedPairs)
     {
         using var scope = NewDisposeScope();
