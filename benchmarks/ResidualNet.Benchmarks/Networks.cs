@@ -29,8 +29,8 @@ public static class Networks
     /// <summary>The CIFAR networks (10 classes, 32x32 input) and their plain twins; baseline: the library's default.</summary>
     public static IReadOnlyList<string> CifarNames => Restrict("resnet20", "resnet56", "resnet110", "plain_resnet20", "plain_resnet56", "plain_resnet110");
 
-    /// <summary>The deep networks of the checkpointing suite (ImageNet layout).</summary>
-    public static IReadOnlyList<string> CheckpointNames => Restrict("resnet152");
+    /// <summary>The deep networks of the checkpointing suite: resnet152 (224x224) and CIFAR resnet1202 (32x32).</summary>
+    public static IReadOnlyList<string> CheckpointNames => Restrict("resnet152", "resnet1202");
 
     /// <summary>The networks of the gradient-flow-monitor overhead suite (CIFAR).</summary>
     public static IReadOnlyList<string> MonitorNames => Restrict("resnet20", "resnet56");

@@ -35,7 +35,7 @@ public static class Program
         var config = DefaultConfig.Instance
             .AddDiagnoser(PeakNativeMemoryDiagnoser.Default)
             .AddDiagnoser(BenchmarkDotNet.Diagnosers.MemoryDiagnoser.Default)
-            .WithOptions(ConfigOptions.JoinSummary | ConfigOptions.StopOnFirstError);
+            .WithOptions(ConfigOptions.StopOnFirstError);
         var summaries = BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args, config).ToList();
         bool failed = summaries.Any(s => s.HasCriticalValidationErrors || s.Reports.Any(r => !r.Success));
         return failed ? 1 : 0;
