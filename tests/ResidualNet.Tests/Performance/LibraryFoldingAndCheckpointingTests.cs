@@ -115,6 +115,19 @@ public class LibraryFoldingAndCheckpointingTests
         RelativeDifference(model.call(x), expected).Should().BeLessThan(1e-5);
     }
 
+    [Fact]
+    public void FoldedNetwork_ExportsToOnnx_AndOnnxRuntimeAgrees()
+    {
+        using var scope = NewDisposeScope();
+        manual_seed(13);
+        var model = ModelRegistry.Default.Create("resnet20");
+        BatchNormFoldingTests.RandomizeBatchNorms(model);
+        model.eval();
+        model.FoldBatchNorms();
+
+        ResidualNet.Tests.Onnx.OnnxRuntimeRunner.MaxDifference(model, new long[] { 3, 32, 32 }, null, 1, 3).Should().BeLessThan(1e-4);
+    }
+
     [Theory]
     [InlineData(CheckpointGranularity.Block)]
     [InlineData(CheckpointGranularity.SquareRoot)]
