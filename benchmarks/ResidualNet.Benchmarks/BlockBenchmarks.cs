@@ -8,7 +8,7 @@ namespace ResidualNet.Benchmarks;
 /// <summary>
 /// Single residual blocks (basic and bottleneck, identity shortcut) at typical ResNet shapes: inference
 /// (forward under no_grad) and training step (forward, backward, SGD), TorchVision's block against the
-/// library's, plus the library's block with channels_last.
+/// library's, plus the library's block with channels_last and (inference) with its BatchNorms folded.
 /// </summary>
 public class BlockBenchmarks : BenchmarkBase
 {
@@ -52,6 +52,16 @@ public class BlockBenchmarks : BenchmarkBase
     [GlobalSetup(Targets = new[] { nameof(LibraryChannelsLastInference), nameof(LibraryChannelsLastTrainingStep) })]
     public void SetupLibraryChannelsLast() => Setup(Networks.LibraryBlock(Block, Device), channelsLast: true);
 
+    /// <summary>Setup of the library's block with its BatchNorms folded (inference only).</summary>
+    [GlobalSetup(Target = nameof(LibraryFoldedInference))]
+    public void SetupLibraryFolded()
+    {
+        var block = Networks.LibraryBlock(Block, Device);
+        block.eval();
+        block.FoldBatchNorm();
+        Setup(block, channelsLast: false);
+    }
+
     /// <summary>TorchVision block, inference.</summary>
     [Benchmark(Baseline = true)]
     [BenchmarkCategory("Inference")]
@@ -66,6 +76,11 @@ public class BlockBenchmarks : BenchmarkBase
     [Benchmark]
     [BenchmarkCategory("Inference")]
     public long LibraryChannelsLastInference() => Inference();
+
+    /// <summary>Library block, BatchNorms folded into the convolutions, inference.</summary>
+    [Benchmark]
+    [BenchmarkCategory("Inference")]
+    public long LibraryFoldedInference() => Inference();
 
     /// <summary>TorchVision block, training step.</summary>
     [Benchmark(Baseline = true)]

@@ -1,82 +1,72 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
+using ResidualNet.Blocks;
+using ResidualNet.Models;
 using ResidualNet.Performance;
 using TorchSharp;
 using TorchSharp.Modules;
+using ResNet = ResidualNet.Models.ResNet;
 using static TorchSharp.torch;
 
 namespace ResidualNet.Benchmarks;
 
 /// <summary>
-/// The networks and blocks the suites measure: the TorchVision baseline, and the library's own.
+/// The networks and blocks the suites measure: TorchSharp's TorchVision (the baseline of the torchvision
+/// families) and ResidualNet's own (<see cref="ModelRegistry.Default"/>, <see cref="BasicBlock"/>,
+/// <see cref="Bottleneck"/>).
 /// </summary>
 /// <remarks>
-/// ==== PLUG-IN POINT FOR THE LEAD ==========================================================================
-/// <see cref="Library"/> and <see cref="LibraryBlock"/> build TorchVision stand-ins until ResidualNet's own
-/// networks are merged. After the merge, replace their bodies with ResidualNet's builders (resnet18/50 with
-/// torchvision-identical layout, and add CIFAR resnet20/56/110 and the plain twins to <see cref="Names"/> /
-/// <see cref="InputSize"/>; CIFAR networks have no TorchVision baseline, so their suites compare the optimized
-/// paths with the library's default configuration). <see cref="CheckpointedLibrary"/> should then use the
-/// library's own checkpointing option instead of re-assembling TorchVision's children.
-/// ==========================================================================================================
+/// Environment variables: <c>RESIDUALNET_BENCHMARK_QUICK=1</c> (smoke test: tiny images, batch at most 2) and
+/// <c>RESIDUALNET_BENCHMARK_NETWORKS=resnet50,resnet56</c> (restricts every network parameter to those names, so
+/// that one run measures only what it needs; BenchmarkDotNet has no command-line filter on parameters).
 /// </remarks>
 public static class Networks
 {
-    /// <summary>The whole networks measured (ImageNet layout, 1000 classes, 224x224 input).</summary>
-    public static IReadOnlyList<string> Names { get; } = new[] { "resnet18", "resnet50" };
+    /// <summary>The ImageNet-layout networks measured against TorchVision (1000 classes, 224x224 input).</summary>
+    public static IReadOnlyList<string> Names => Restrict("resnet18", "resnet50");
+
+    /// <summary>The CIFAR networks (10 classes, 32x32 input) and their plain twins; baseline: the library's default.</summary>
+    public static IReadOnlyList<string> CifarNames => Restrict("resnet20", "resnet56", "resnet110", "plain_resnet20", "plain_resnet56", "plain_resnet110");
+
+    /// <summary>The deep networks of the checkpointing suite: resnet152 (224x224) and CIFAR resnet1202 (32x32).</summary>
+    public static IReadOnlyList<string> CheckpointNames => Restrict("resnet152", "resnet1202");
+
+    /// <summary>The networks of the gradient-flow-monitor overhead suite (CIFAR).</summary>
+    public static IReadOnlyList<string> MonitorNames => Restrict("resnet20", "resnet56");
+
+    /// <summary>The networks of the ONNX Runtime suite: one ImageNet, one CIFAR.</summary>
+    public static IReadOnlyList<string> OnnxNames => Restrict("resnet18", "resnet20");
 
     /// <summary>Quick mode (a smoke test, not a measurement): tiny images. Set RESIDUALNET_BENCHMARK_QUICK=1.</summary>
     public static bool Quick => Environment.GetEnvironmentVariable("RESIDUALNET_BENCHMARK_QUICK") == "1";
 
-    /// <summary>The input resolution of <paramref name="name"/> (32 in quick mode).</summary>
-    public static int InputSize(string name) => Quick ? 32 : name switch
-    {
-        "resnet18" or "resnet50" => 224,
-        _ => throw new ArgumentOutOfRangeException(nameof(name), name, $"Unknown network '{name}'."),
-    };
+    /// <summary>Whether <paramref name="name"/> is a CIFAR network (32x32, 10 classes).</summary>
+    public static bool IsCifar(string name) => ModelRegistry.Default.GetOptions(name).Stem == StemKind.Cifar;
+
+    /// <summary>The number of classes of <paramref name="name"/>.</summary>
+    public static int Classes(string name) => checked((int)ModelRegistry.Default.GetOptions(name).NumClasses);
+
+    /// <summary>The input resolution of <paramref name="name"/>: 224 (ImageNet) or 32 (CIFAR); 32 in quick mode.</summary>
+    public static int InputSize(string name) => Quick || IsCifar(name) ? 32 : 224;
 
     /// <summary>The baseline: TorchSharp's TorchVision package.</summary>
     public static nn.Module<Tensor, Tensor> TorchVision(string name, Device device) => name switch
     {
         "resnet18" => torchvision.models.resnet18(device: device),
         "resnet50" => torchvision.models.resnet50(device: device),
-        _ => throw new ArgumentOutOfRangeException(nameof(name), name, $"Unknown network '{name}'."),
+        "resnet152" => torchvision.models.resnet152(device: device),
+        _ => throw new ArgumentOutOfRangeException(nameof(name), name, $"TorchVision has no network '{name}'."),
     };
 
-    /// <summary>
-    /// The library's network in its default configuration. STAND-IN: TorchVision until the lead plugs in
-    /// ResidualNet.Models here.
-    /// </summary>
-    public static nn.Module<Tensor, Tensor> Library(string name, Device device) => TorchVision(name, device);
+    /// <summary>The library's network in its default configuration (<see cref="ModelRegistry.Default"/>).</summary>
+    public static ResNet Library(string name, Device device) => ModelRegistry.Default.Create(name).to(device);
 
-    /// <summary>
-    /// The library's network with activation checkpointing per block. STAND-IN: re-assembles a TorchVision ResNet's
-    /// children (stem, every block of layer1..4 wrapped in <see cref="Checkpoint"/>, pool, flatten, fc) into a Sequential.
-    /// </summary>
-    public static nn.Module<Tensor, Tensor> CheckpointedLibrary(string name, Device device)
-    {
-        var model = Library(name, device);
-        var children = model.named_children().ToList();
-        string[] expected = { "conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4", "avgpool", "flatten", "fc" };
-        if (!children.Select(c => c.Item1).SequenceEqual(expected))
-        {
-            throw new InvalidOperationException($"Unexpected children of {name}: {string.Join(", ", children.Select(c => c.Item1))}.");
-        }
+    /// <summary>The library's network with activation checkpointing (<see cref="ResNetCheckpointing.WithCheckpointing"/>).</summary>
+    public static ResNet CheckpointedLibrary(string name, Device device, CheckpointGranularity granularity = CheckpointGranularity.Block)
+        => Library(name, device).WithCheckpointing(granularity);
 
-        // The children are registered in forward order, so the Sequential computes what ResNet.forward does.
-        var parts = children
-            .Select(c => (c.Item1, c.Item1.StartsWith("layer", StringComparison.Ordinal)
-                ? CheckpointEachBlock((Sequential)c.Item2)
-                : (nn.Module<Tensor, Tensor>)c.Item2))
-            .ToArray();
-        return nn.Sequential(parts);
-    }
-
-    private static Sequential CheckpointEachBlock(Sequential stage) => nn.Sequential(
-        stage.named_children().Select(c => (c.Item1, (nn.Module<Tensor, Tensor>)new Checkpoint((nn.Module<Tensor, Tensor>)c.Item2))).ToArray());
-
-    /// <summary>The single blocks measured: kind, channels in, spatial size (a stage-2..4 position of resnet18/50).</summary>
+    /// <summary>The single blocks measured: kind, channels in, spatial size (a stage-1/3 position of resnet18/50).</summary>
     public static IReadOnlyList<string> BlockNames { get; } = new[] { "basic-64x56", "basic-256x14", "bottleneck-256x56", "bottleneck-1024x14" };
 
     /// <summary>Input channels and spatial size of a block shape.</summary>
@@ -108,6 +98,27 @@ public static class Networks
         return (nn.Module<Tensor, Tensor>)stage.named_children().Single(c => c.Item1 == "1").Item2;
     }
 
-    /// <summary>The library's block. STAND-IN: TorchVision's until the lead plugs in ResidualNet.Blocks.</summary>
-    public static nn.Module<Tensor, Tensor> LibraryBlock(string block, Device device) => TorchVisionBlock(block, device);
+    /// <summary>The library's block of the same shape (identity shortcut, default options).</summary>
+    public static ResidualBlockBase LibraryBlock(string block, Device device) => block switch
+    {
+        "basic-64x56" => new BasicBlock(64, 64).to(device),
+        "basic-256x14" => new BasicBlock(256, 256).to(device),
+        "bottleneck-256x56" => new Bottleneck(256, 64).to(device),
+        "bottleneck-1024x14" => new Bottleneck(1024, 256).to(device),
+        _ => throw new ArgumentOutOfRangeException(nameof(block), block, $"Unknown block '{block}'."),
+    };
+
+    private static string[] Restrict(params string[] names)
+    {
+        var wanted = Environment.GetEnvironmentVariable("RESIDUALNET_BENCHMARK_NETWORKS");
+        if (string.IsNullOrWhiteSpace(wanted))
+        {
+            return names;
+        }
+
+        var set = wanted.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(StringComparer.Ordinal);
+        var kept = names.Where(set.Contains).ToArray();
+        // A suite none of whose networks is wanted keeps its first one, so that its parameter source is never empty.
+        return kept.Length > 0 ? kept : new[] { names[0] };
+    }
 }

@@ -87,13 +87,19 @@ public sealed class BasicBlock : ResidualBlockBase
     /// <inheritdoc />
     private protected override nn.Module<Tensor, Tensor> LastNorm => _bn2;
 
+    private protected override nn.Module<Tensor, Tensor>? Shortcut => _downsample;
+
+    private protected override IReadOnlyList<(Conv2d Conv, nn.Module<Tensor, Tensor> Norm)> FoldablePairs()
+        => new[] { (_conv1, _bn1), (_conv2, _bn2) };
+
     /// <inheritdoc />
     public override Tensor forward(Tensor input)
     {
         BlockParts.CheckInput(input, InChannels, nameof(BasicBlock));
+        CheckNotFoldedInTraining();
         using var scope = torch.NewDisposeScope();
-        var y = _act1.call(_bn1.call(_conv1.call(input)));
-        y = _bn2.call(_conv2.call(y));
+        var y = _act1.call(Normalize(_bn1, _conv1.call(input)));
+        y = Normalize(_bn2, _conv2.call(y));
         y = CloseBranch(y, input, input, _se, _dropPath, _downsample);
 
         return _act2.call(y).MoveToOuterDisposeScope();

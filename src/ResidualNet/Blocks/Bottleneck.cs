@@ -101,14 +101,20 @@ public sealed class Bottleneck : ResidualBlockBase
     /// <inheritdoc />
     private protected override nn.Module<Tensor, Tensor> LastNorm => _bn3;
 
+    private protected override nn.Module<Tensor, Tensor>? Shortcut => _downsample;
+
+    private protected override IReadOnlyList<(Conv2d Conv, nn.Module<Tensor, Tensor> Norm)> FoldablePairs()
+        => new[] { (_conv1, _bn1), (_conv2, _bn2), (_conv3, _bn3) };
+
     /// <inheritdoc />
     public override Tensor forward(Tensor input)
     {
         BlockParts.CheckInput(input, InChannels, nameof(Bottleneck));
+        CheckNotFoldedInTraining();
         using var scope = torch.NewDisposeScope();
-        var y = _act1.call(_bn1.call(_conv1.call(input)));
-        y = _act2.call(_bn2.call(_conv2.call(y)));
-        y = _bn3.call(_conv3.call(y));
+        var y = _act1.call(Normalize(_bn1, _conv1.call(input)));
+        y = _act2.call(Normalize(_bn2, _conv2.call(y)));
+        y = Normalize(_bn3, _conv3.call(y));
         y = CloseBranch(y, input, input, _se, _dropPath, _downsample);
 
         return _act3.call(y).MoveToOuterDisposeScope();

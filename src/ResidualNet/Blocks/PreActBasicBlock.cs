@@ -88,6 +88,12 @@ public sealed class PreActBasicBlock : ResidualBlockBase
     /// <inheritdoc />
     private protected override nn.Module<Tensor, Tensor> LastNorm => _bn2;
 
+    private protected override nn.Module<Tensor, Tensor>? Shortcut => _downsample;
+
+    // The norms precede the convolutions (norm, activation, convolution): nothing can be folded.
+    private protected override IReadOnlyList<(Conv2d Conv, nn.Module<Tensor, Tensor> Norm)> FoldablePairs()
+        => Array.Empty<(Conv2d, nn.Module<Tensor, Tensor>)>();
+
     /// <inheritdoc />
     public override Tensor forward(Tensor input)
     {

@@ -1,6 +1,9 @@
 using System;
 using System.Collections.Generic;
+using System.Linq;
 using ResidualNet.Layers;
+using ResidualNet.Performance;
+using TorchSharp.Modules;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -11,7 +14,7 @@ namespace ResidualNet.Blocks;
 /// <see cref="PreActBottleneck"/>) have in common. Only the library derives from it; a user's own block implements
 /// <see cref="IResidualBlock"/> instead.
 /// </summary>
-public abstract class ResidualBlockBase : nn.Module<Tensor, Tensor>, IResidualBlock
+public abstract class ResidualBlockBase : nn.Module<Tensor, Tensor>, IResidualBlock, IBatchNormFoldable
 {
     private protected ResidualBlockBase(string name, long inChannels, long planes, int expansion, long stride, BlockOptions options)
         : base(name)
@@ -54,6 +57,75 @@ public abstract class ResidualBlockBase : nn.Module<Tensor, Tensor>, IResidualBl
         => BlockParts.StateDictInPyTorchOrder(this, destination, prefix);
 
     /// <summary>Applies <see cref="BlockOptions.ZeroInitLastNorm"/> when it is set.</summary>
+    /// <summary>
+    /// Whether <see cref="FoldBatchNorm"/> has merged this block's BatchNorms into its convolutions: the forward
+    /// then skips the BatchNorm calls. A folded block is for inference only (its forward throws in training mode).
+    /// </summary>
+    public bool IsBatchNormFolded { get; private set; }
+
+    /// <summary>
+    /// Folds each BatchNorm that directly follows a convolution of this block (and of its projection shortcut)
+    /// into that convolution, for inference: the convolution gets the folded weight and a bias, the BatchNorm is
+    /// set to an exact identity (so the state_dict keeps its keys, with identity values, plus the new
+    /// <c>convK.bias</c> keys) and the forward no longer calls it. One-way; the block must be in evaluation mode.
+    /// Blocks whose normalisation is not BatchNorm (GroupNorm) and pre-activation blocks (their BatchNorms precede
+    /// the convolutions) are left unchanged and report 0.
+    /// </summary>
+    /// <returns>The number of convolution + BatchNorm pairs folded (0 when already folded).</returns>
+    /// <exception cref="InvalidOperationException">The block is in training mode.</exception>
+    public int FoldBatchNorm()
+    {
+        if (IsBatchNormFolded)
+        {
+            return 0;
+        }
+
+        var pairs = FoldablePairs();
+        if (pairs.Count == 0 || pairs.Any(p => p.Norm is not BatchNorm2d))
+        {
+            return 0;
+        }
+
+        if (modules().FirstOrDefault(m => m.training) is { } training)
+        {
+            throw new InvalidOperationException(
+                $"{GetName()} is in training mode (module '{training.GetName()}' has training = true); folding is for inference: call eval() first.");
+        }
+
+        foreach (var (conv, norm) in pairs)
+        {
+            BatchNormFolding.Fold(conv, (BatchNorm2d)norm);
+        }
+
+        int folded = pairs.Count;
+        if (Shortcut is { } shortcut)
+        {
+            folded += BatchNormFolding.CountFoldedPairs(shortcut);
+        }
+
+        IsBatchNormFolded = true;
+        return folded;
+    }
+
+    /// <summary>The (convolution, norm) pairs whose norm directly follows the convolution; empty when none.</summary>
+    private protected abstract IReadOnlyList<(Conv2d Conv, nn.Module<Tensor, Tensor> Norm)> FoldablePairs();
+
+    /// <summary>The shortcut's layers, or null.</summary>
+    private protected abstract nn.Module<Tensor, Tensor>? Shortcut { get; }
+
+    /// <summary>Applies <paramref name="norm"/> unless it has been folded into the preceding convolution.</summary>
+    private protected Tensor Normalize(nn.Module<Tensor, Tensor> norm, Tensor x) => IsBatchNormFolded ? x : norm.call(x);
+
+    /// <summary>Throws when a folded block is asked to train.</summary>
+    private protected void CheckNotFoldedInTraining()
+    {
+        if (IsBatchNormFolded && training)
+        {
+            throw new InvalidOperationException(
+                $"{GetName()} has its BatchNorms folded into its convolutions (inference only) and cannot run in training mode; rebuild or reload the unfolded model to train.");
+        }
+    }
+
     internal void ApplyZeroInit()
     {
         if (Options.ZeroInitLastNorm)

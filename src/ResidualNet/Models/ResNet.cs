@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Linq;
 using ResidualNet.Blocks;
+using ResidualNet.Performance;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -20,7 +21,7 @@ namespace ResidualNet.Models;
 /// the same seed a network and its plain twin share every residual-branch weight: initialisation starts from the
 /// generator state the constructor found, whatever the layers drew while being created.
 /// </remarks>
-public sealed class ResNet : nn.Module<Tensor, Tensor>
+public sealed class ResNet : nn.Module<Tensor, Tensor>, IBatchNormFoldable
 {
     private readonly nn.Module<Tensor, Tensor> _conv1;
     private readonly nn.Module<Tensor, Tensor>? _bn1;
@@ -32,6 +33,9 @@ public sealed class ResNet : nn.Module<Tensor, Tensor>
     private readonly Linear? _fc;
     private readonly BlockInfo[] _blocks;
     private readonly long[] _stageChannels;
+    private nn.Module<Tensor, Tensor>[][]? _segments;
+    private CheckpointGranularity _checkpointing;
+    private bool _stemFolded;
 
     /// <summary>Builds and initialises the network.</summary>
     /// <param name="options">The description; see <see cref="ResNetPresets"/> and <see cref="ResNetBuilder"/>.</param>
@@ -164,6 +168,73 @@ public sealed class ResNet : nn.Module<Tensor, Tensor>
     public long FeatureChannels => _stageChannels[^1];
 
     /// <summary>
+    /// Activation checkpointing of the stages during training (default <see cref="CheckpointGranularity.None"/>):
+    /// the chosen segments keep only their input in the forward and are recomputed in the backward, trading about
+    /// one extra forward per step for memory. Parameters, state_dict keys and results are unchanged; it applies
+    /// only in training mode with gradients enabled. Hooks on the stage <c>Sequential</c>s do not fire while it is
+    /// on (the blocks are called directly), and hooks on the blocks fire twice (forward and recomputation).
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is not a defined granularity.</exception>
+    public CheckpointGranularity Checkpointing
+    {
+        get => _checkpointing;
+        set
+        {
+            if (!Enum.IsDefined(value))
+            {
+                throw new ArgumentOutOfRangeException(nameof(value), value, $"Checkpointing must be a defined CheckpointGranularity; got {value}.");
+            }
+
+            _checkpointing = value;
+            _segments = value == CheckpointGranularity.None ? null : BuildSegments(value);
+        }
+    }
+
+    /// <summary>Whether <see cref="FoldBatchNorm"/> has folded the stem's BatchNorm (the forward then skips it).</summary>
+    public bool IsBatchNormFolded => _stemFolded;
+
+    /// <summary>
+    /// Folds every BatchNorm that follows a convolution (stem and blocks, see
+    /// <see cref="ResidualBlockBase.FoldBatchNorm"/>) into it, for inference only; the folded BatchNorms are no
+    /// longer called. Called by <see cref="BatchNormFolding.FoldBatchNorms{TModule}"/>.
+    /// </summary>
+    /// <returns>The number of convolution + BatchNorm pairs folded.</returns>
+    /// <exception cref="InvalidOperationException">The network is in training mode.</exception>
+    public int FoldBatchNorm()
+    {
+        if (modules().FirstOrDefault(m => m.training) is { } training)
+        {
+            throw new InvalidOperationException(
+                $"The network is in training mode (module '{training.GetName()}' has training = true); folding is for inference: call eval() first.");
+        }
+
+        int folded = 0;
+        if (!_stemFolded && _bn1 is BatchNorm2d bn)
+        {
+            Conv2d? last = _conv1 as Conv2d;
+            if (_conv1 is Sequential deep)
+            {
+                folded += BatchNormFolding.CountFoldedPairs(deep);
+                last = deep.children().LastOrDefault() as Conv2d;
+            }
+
+            if (last is not null)
+            {
+                BatchNormFolding.Fold(last, bn);
+                _stemFolded = true;
+                folded++;
+            }
+        }
+
+        foreach (var info in _blocks)
+        {
+            folded += info.Module is IBatchNormFoldable foldable ? foldable.FoldBatchNorm() : BatchNormFolding.CountFoldedPairs(info.Module);
+        }
+
+        return folded;
+    }
+
+    /// <summary>
     /// Re-initialises every parameter as at construction (torchvision's scheme, residual branches first,
     /// shortcut layers last, then <see cref="BlockOptions.ZeroInitLastNorm"/>). Uses the global random generator.
     /// </summary>
@@ -194,9 +265,9 @@ public sealed class ResNet : nn.Module<Tensor, Tensor>
         BlockParts.CheckInput(input, Options.InputChannels, nameof(ResNet));
         using var scope = torch.NewDisposeScope();
         var y = Stem(input);
-        foreach (var stage in _stages)
+        for (int s = 0; s < _stages.Length; s++)
         {
-            y = stage.call(y);
+            y = RunStage(s, y);
         }
 
         y = Head(y);
@@ -218,7 +289,7 @@ public sealed class ResNet : nn.Module<Tensor, Tensor>
         var y = Stem(input);
         for (int s = 0; s < _stages.Length; s++)
         {
-            y = _stages[s].call(y);
+            y = RunStage(s, y);
             features[s] = y;
         }
 
@@ -235,12 +306,58 @@ public sealed class ResNet : nn.Module<Tensor, Tensor>
     {
     }
 
+    private Tensor RunStage(int stage, Tensor y)
+    {
+        var segments = _segments;
+        if (segments is null || !training || !torch.is_grad_enabled())
+        {
+            return _stages[stage].call(y);
+        }
+
+        foreach (var segment in segments[stage])
+        {
+            if (segment.training != training)
+            {
+                segment.train(training);
+            }
+
+            y = Performance.Checkpointing.Run(segment, y);
+        }
+
+        return y;
+    }
+
+    private nn.Module<Tensor, Tensor>[][] BuildSegments(CheckpointGranularity granularity)
+    {
+        var result = new nn.Module<Tensor, Tensor>[_stages.Length][];
+        for (int s = 0; s < _stages.Length; s++)
+        {
+            var blocks = _blocks.Where(b => b.StageIndex == s).Select(b => b.Module).ToArray();
+            result[s] = granularity switch
+            {
+                CheckpointGranularity.Block => blocks,
+                CheckpointGranularity.Stage => new nn.Module<Tensor, Tensor>[] { _stages[s] },
+                _ => blocks.Chunk((int)Math.Ceiling(Math.Sqrt(blocks.Length)))
+                    .Select(chunk => (nn.Module<Tensor, Tensor>)new BlockSegment(chunk))
+                    .ToArray(),
+            };
+        }
+
+        return result;
+    }
+
     private Tensor Stem(Tensor input)
     {
+        if (_stemFolded && training)
+        {
+            throw new InvalidOperationException(
+                "The network has its BatchNorms folded into its convolutions (inference only) and cannot run in training mode; rebuild or reload the unfolded model to train.");
+        }
+
         var y = _conv1.call(input);
         if (_bn1 is not null)
         {
-            y = _act1!.call(_bn1.call(y));
+            y = _act1!.call(_stemFolded ? y : _bn1.call(y));
         }
 
         return _maxpool is null ? y : _maxpool.call(y);
@@ -269,4 +386,41 @@ public sealed class ResNet : nn.Module<Tensor, Tensor>
             register_module(name, module);
         }
     }
+}
+
+/// <summary>Consecutive blocks of a stage run as one checkpointed segment (not registered in the network).</summary>
+internal sealed class BlockSegment : nn.Module<Tensor, Tensor>
+{
+    private readonly nn.Module<Tensor, Tensor>[] _blocks;
+
+    internal BlockSegment(nn.Module<Tensor, Tensor>[] blocks) : base(nameof(BlockSegment))
+    {
+        _blocks = blocks;
+        for (int i = 0; i < blocks.Length; i++)
+        {
+            register_module(i.ToString(System.Globalization.CultureInfo.InvariantCulture), blocks[i]);
+        }
+    }
+
+    public override Tensor forward(Tensor input)
+    {
+        using var scope = torch.NewDisposeScope();
+        var y = input;
+        foreach (var block in _blocks)
+        {
+            y = block.call(y);
+        }
+
+        return y.MoveToOuterDisposeScope();
+    }
+
+    protected override void RegisterComponents()
+    {
+    }
+
+#pragma warning disable CA2215 // The blocks belong to the network: the segment (which owns nothing) must not dispose them.
+    protected override void Dispose(bool disposing)
+    {
+    }
+#pragma warning restore CA2215
 }

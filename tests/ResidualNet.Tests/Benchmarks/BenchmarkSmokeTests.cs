@@ -11,9 +11,10 @@ using Xunit;
 namespace ResidualNet.Tests.Benchmarks;
 
 /// <summary>
-/// The quick mode of the benchmark suites: every [Benchmark] method runs once, on CPU, with every value of its
+/// The quick mode of the benchmark suites: every [Benchmark] method runs once, on CPU, with the first value of its
 /// string parameters (networks, blocks), the smallest value of its numeric ones, and tiny images
-/// (RESIDUALNET_BENCHMARK_QUICK=1), through its own [GlobalSetup] and [GlobalCleanup].
+/// (RESIDUALNET_BENCHMARK_QUICK=1), through its own [GlobalSetup] and [GlobalCleanup]. Every other network and block
+/// name is checked to exist (a full sweep of every value took minutes).
 /// </summary>
 public class BenchmarkSmokeTests
 {
@@ -40,8 +41,10 @@ public class BenchmarkSmokeTests
     [Fact]
     public void TheSuitesExist()
     {
-        SuiteTypes().Select(t => t.Name).Should().BeEquivalentTo("BlockBenchmarks", "NetworkInferenceBenchmarks", "NetworkTrainingBenchmarks");
-        BenchmarkMethods().Count.Should().Be(15);
+        SuiteTypes().Select(t => t.Name).Should().BeEquivalentTo(
+            "BlockBenchmarks", "CheckpointBenchmarks", "CifarInferenceBenchmarks", "CifarTrainingBenchmarks", "GradientFlowMonitorBenchmarks",
+            "NetworkInferenceBenchmarks", "NetworkTrainingBenchmarks", "OnnxRuntimeBenchmarks");
+        BenchmarkMethods().Count.Should().Be(30);
     }
 
     [Theory]
@@ -98,7 +101,24 @@ public class BenchmarkSmokeTests
     private static string Describe(IEnumerable<(PropertyInfo Property, object Value)> assignment) =>
         string.Join(", ", assignment.Select(a => $"{a.Property.Name}={a.Value}"));
 
-    /// <summary>All string values (networks, blocks), the smallest numeric value, and the CPU device.</summary>
+    [Fact]
+    public void EveryNetworkAndBlockName_Exists()
+    {
+        var names = Networks.Names.Concat(Networks.CifarNames).Concat(Networks.CheckpointNames).Concat(Networks.MonitorNames).Concat(Networks.OnnxNames).ToList();
+        names.Should().Contain(new[] { "resnet18", "resnet50", "resnet20", "resnet56", "resnet110", "plain_resnet20", "plain_resnet56", "plain_resnet110", "resnet152" });
+        foreach (var name in names)
+        {
+            ResidualNet.Models.ModelRegistry.Default.Contains(name).Should().BeTrue(name);
+            Networks.InputSize(name).Should().BeGreaterThan(0);
+        }
+
+        foreach (var block in Networks.BlockNames)
+        {
+            Networks.BlockInput(block).Channels.Should().BeGreaterThan(0);
+        }
+    }
+
+    /// <summary>The first string value (network, block), the smallest numeric value, and the CPU device.</summary>
     private static IEnumerable<IReadOnlyList<(PropertyInfo, object)>> ParameterCombinations(Type type)
     {
         var choices = new List<(PropertyInfo Property, object[] Values)>();
@@ -126,6 +146,10 @@ public class BenchmarkSmokeTests
             if (property.Name == "DeviceName")
             {
                 values = new object[] { "cpu" };
+            }
+            else if (values[0] is string)
+            {
+                values = new[] { values[0] };
             }
             else if (values[0] is IComparable && values[0] is not string)
             {
