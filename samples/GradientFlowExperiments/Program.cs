@@ -6,6 +6,8 @@ using System.Globalization;
 using System.IO;
 using System.Linq;
 using ResidualNet.Diagnostics;
+using ResidualNet.Layers;
+using ResidualNet.Models;
 using ResidualNet.Plotting;
 using ResidualNet.Tests.Diagnostics;
 using TorchSharp;
@@ -27,61 +29,70 @@ if (args.Length > 0 && args[0] == "--overhead")
 
 var outputFolder = args.Length > 0 ? args[0] : Path.Combine("docs", "images");
 Directory.CreateDirectory(outputFolder);
+torch.set_num_threads(Math.Min(2, Environment.ProcessorCount));
 
-// 1. Gradient norms at initialisation (seed 0, one batch of 16 random 3x8x8 images, cross-entropy).
+// 1. Gradient norms at initialisation, on ResidualNet's own networks (SeedNetworks: CIFAR layout built with
+// ResNetBuilder, or registry presets), seed 0, one batch of 16 random 3x32x32 images, cross-entropy, training mode.
 Console.WriteLine("## Gradient flow at initialisation");
 Console.WriteLine();
 Console.WriteLine("| network | first conv ‖dL/dW‖ | last conv ‖dL/dW‖ | weight ratio first/last | block ratio ‖dL/dx‖ first/last | verdict |");
 Console.WriteLine("| --- | --- | --- | --- | --- | --- |");
-var configurations = new (string Label, int Depth, ToyActivation Activation, bool Residual, bool BatchNorm)[]
+var none = NormFactory.None;
+var bn = NormFactory.BatchNorm;
+var configurations = new (string Label, Func<ResNet> Build)[]
 {
-    ("plain-20 sigmoid", 20, ToyActivation.Sigmoid, false, false),
-    ("residual-20 sigmoid", 20, ToyActivation.Sigmoid, true, false),
-    ("plain-20 tanh", 20, ToyActivation.Tanh, false, false),
-    ("residual-20 tanh", 20, ToyActivation.Tanh, true, false),
-    ("plain-20 relu", 20, ToyActivation.Relu, false, false),
-    ("residual-20 relu", 20, ToyActivation.Relu, true, false),
-    ("plain-56 relu + BN", 56, ToyActivation.Relu, false, true),
-    ("residual-56 relu + BN", 56, ToyActivation.Relu, true, true),
-    ("plain-56 sigmoid + BN", 56, ToyActivation.Sigmoid, false, true),
-    ("residual-56 sigmoid + BN", 56, ToyActivation.Sigmoid, true, true),
+    ("plain-20 sigmoid, no norm", () => SeedNetworks.Cifar(20, ActivationFactory.Sigmoid, false, none)),
+    ("residual-20 sigmoid, no norm (pre-act)", () => SeedNetworks.Cifar(20, ActivationFactory.Sigmoid, true, none)),
+    ("residual-20 sigmoid, no norm (post-act)", () => SeedNetworks.Cifar(20, ActivationFactory.Sigmoid, true, none, preActivation: false)),
+    ("plain-20 sigmoid, no norm, one stage", () => SeedNetworks.SingleStage(9, ActivationFactory.Sigmoid, false, none)),
+    ("residual-20 sigmoid, no norm, one stage", () => SeedNetworks.SingleStage(9, ActivationFactory.Sigmoid, true, none)),
+    ("plain-20 tanh, no norm", () => SeedNetworks.Cifar(20, ActivationFactory.Tanh, false, none)),
+    ("residual-20 tanh, no norm (pre-act)", () => SeedNetworks.Cifar(20, ActivationFactory.Tanh, true, none)),
+    ("plain-20 relu, no norm", () => SeedNetworks.Cifar(20, ActivationFactory.ReLU, false, none)),
+    ("residual-20 relu, no norm (pre-act)", () => SeedNetworks.Cifar(20, ActivationFactory.ReLU, true, none)),
+    ("plain_resnet56 (relu + BN)", () => SeedNetworks.Registry("plain_resnet56")),
+    ("resnet56 (relu + BN)", () => SeedNetworks.Registry("resnet56")),
+    ("plain-56 sigmoid + BN (post-act)", () => SeedNetworks.Cifar(56, ActivationFactory.Sigmoid, false, bn, preActivation: false)),
+    ("residual-56 sigmoid + BN (post-act)", () => SeedNetworks.Cifar(56, ActivationFactory.Sigmoid, true, bn, preActivation: false)),
 };
 var profiles = new Dictionary<string, GradientFlowStep>();
 foreach (var c in configurations)
 {
     using var scope = torch.NewDisposeScope();
-    var step = ToyNetworks.GradientFlowAtInit(c.Depth, c.Activation, c.Residual, c.BatchNorm);
-    profiles[c.Label] = step;
-    var convs = step.Parameters.Where(p => p.IsWeight && p.Name != "fc.weight").ToList();
-    var diagnosis = GradientFlowAnalysis.Diagnose(step);
-    Console.WriteLine($"| {c.Label} | {convs[0].L2Norm:0.000E+00} | {convs[^1].L2Norm:0.000E+00} | {convs[0].L2Norm / convs[^1].L2Norm:0.000E+00} | {diagnosis.FirstToLastRatio:0.000E+00} | {diagnosis.Verdict} |");
+    using var network = c.Build();
+    var m = SeedNetworks.Measure(network);
+    profiles[c.Label] = m.Step;
+    var diagnosis = GradientFlowAnalysis.Diagnose(m.Step);
+    Console.WriteLine($"| {c.Label} | {m.FirstWeight:0.000E+00} | {m.LastWeight:0.000E+00} | {m.WeightRatio:0.000E+00} | {m.BlockRatio:0.000E+00} | {diagnosis.Verdict} |");
 }
 
 Console.WriteLine();
 GradientFlowPlot.SavePng(
-    new[] { "plain-20 sigmoid", "residual-20 sigmoid", "plain-20 relu", "residual-20 relu", "plain-20 tanh", "residual-20 tanh" }
+    new[] { "plain-20 sigmoid, no norm", "residual-20 sigmoid, no norm (pre-act)", "residual-20 sigmoid, no norm (post-act)", "plain-20 relu, no norm", "residual-20 relu, no norm (pre-act)", "plain-20 tanh, no norm", "residual-20 tanh, no norm (pre-act)" }
         .Select(label => GradientDepthSeries.FromStep(label, profiles[label])),
     Path.Combine(outputFolder, "gradient-norm-vs-depth-20.png"),
-    new GradientFlowPlotOptions { Title = "||dL/dx|| at each block's input, 20 layers, at initialisation", XLabel = "block (0 = next to the input)" });
+    new GradientFlowPlotOptions { Title = "||dL/dx|| at each block's input, 20 layers, no normalisation, at initialisation", XLabel = "block (0 = next to the input)" });
 GradientFlowPlot.SavePng(
-    new[] { "plain-56 relu + BN", "residual-56 relu + BN", "plain-56 sigmoid + BN", "residual-56 sigmoid + BN" }
+    new[] { "plain_resnet56 (relu + BN)", "resnet56 (relu + BN)", "plain-56 sigmoid + BN (post-act)", "residual-56 sigmoid + BN (post-act)" }
         .Select(label => GradientDepthSeries.FromStep(label, profiles[label])),
     Path.Combine(outputFolder, "gradient-norm-vs-depth-56-bn.png"),
     new GradientFlowPlotOptions { Title = "||dL/dx|| at each block's input, 56 layers with BatchNorm, at initialisation", XLabel = "block (0 = next to the input)" });
 Console.WriteLine($"plots written to {outputFolder}");
 Console.WriteLine();
 
-// 2. The identity term: ||J'v - v|| / ||v|| and ||J'v|| / ||v|| for J = dx_L/dx_l (8 probes, seed 0).
-Console.WriteLine("## Identity term, 20 layers (9 blocks), from block l to the output");
+// 2. The identity term: ||J'v - v|| / ||v|| and ||J'v|| / ||v|| for J = dx_L/dx_l (8 probes, seed 0), on one stage
+// of 9 pre-activation basic blocks (16 channels, no normalisation) and its plain twin.
+Console.WriteLine("## Identity term, one stage of 9 pre-activation blocks (no normalisation), from block l to the output");
 Console.WriteLine();
 Console.WriteLine("| network | l = 0: deviation | l = 0: gain | l = 4: deviation | l = 4: gain | l = 8: deviation | l = 8: gain |");
 Console.WriteLine("| --- | --- | --- | --- | --- | --- | --- |");
-foreach (var activation in new[] { ToyActivation.Sigmoid, ToyActivation.Tanh, ToyActivation.Relu })
+foreach (var activation in new[] { ActivationFactory.Sigmoid, ActivationFactory.Tanh, ActivationFactory.ReLU })
 {
     foreach (var residual in new[] { false, true })
     {
-        var r = ToyNetworks.IdentityTermAtInit(20, activation, residual).Rows;
-        Console.WriteLine($"| {(residual ? "residual" : "plain")}-20 {activation.ToString().ToLowerInvariant()} | {r[0].MeanRelativeDeviation:0.000E+00} | {r[0].MeanGain:0.000E+00} | {r[4].MeanRelativeDeviation:0.000E+00} | {r[4].MeanGain:0.000E+00} | {r[8].MeanRelativeDeviation:0.000E+00} | {r[8].MeanGain:0.000E+00} |");
+        using var network = SeedNetworks.SingleStage(9, activation, residual, none);
+        var r = SeedNetworks.IdentityTermAtInit(network).Rows;
+        Console.WriteLine($"| {(residual ? "residual" : "plain")} {activation.Name} | {r[0].MeanRelativeDeviation:0.000E+00} | {r[0].MeanGain:0.000E+00} | {r[4].MeanRelativeDeviation:0.000E+00} | {r[4].MeanGain:0.000E+00} | {r[8].MeanRelativeDeviation:0.000E+00} | {r[8].MeanGain:0.000E+00} |");
     }
 }
 
@@ -92,11 +103,12 @@ Console.WriteLine("## Block ratio during the first 50 SGD steps (lr 0.05, moment
 Console.WriteLine();
 Console.WriteLine("| network | step 0 | step 10 | step 25 | step 49 | verdict step 49 | last block ‖dL/dx‖ step 49 | loss step 0 | loss step 49 |");
 Console.WriteLine("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
-foreach (var c in configurations.Where(c => c.Depth == 20 && c.Activation != ToyActivation.Tanh))
+foreach (var c in configurations.Where(c => c.Label.Contains("-20 sigmoid") || c.Label.Contains("-20 relu")))
 {
     using var scope = torch.NewDisposeScope();
-    var network = ToyNetworks.Build(c.Depth, c.Activation, c.Residual, c.BatchNorm);
-    var (images, labels) = ToyNetworks.Batch();
+    using var network = c.Build();
+    network.train();
+    var (images, labels) = SeedNetworks.Batch();
     var optimizer = optim.SGD(network.parameters(), 0.05, momentum: 0.9);
     using var monitor = GradientFlowMonitor.Attach(network, new GradientFlowMonitorOptions { TrackActivations = false });
     var ratios = new Dictionary<int, double>();

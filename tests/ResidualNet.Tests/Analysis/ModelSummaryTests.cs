@@ -53,6 +53,55 @@ public class ModelSummaryTests
         summary.Rows.Sum(r => r.MultiplyAdds).Should().Be(summary.TotalMultiplyAdds);
     }
 
+    /// <summary>
+    /// torchvision's documented multiply-adds ("GFLOPS") at 224x224 and parameter counts for the library's own
+    /// presets: the five ResNets (counts checked with Python torchvision) and the ResNeXt / Wide ResNet figures
+    /// from torchvision's model documentation.
+    /// </summary>
+    public static TheoryData<string, double, long> PresetFigures => new()
+    {
+        { "resnet18", 1.81, 11_689_512 },
+        { "resnet34", 3.66, 21_797_672 },
+        { "resnet50", 4.09, 25_557_032 },
+        { "resnet101", 7.80, 44_549_160 },
+        { "resnet152", 11.51, 60_192_808 },
+        { "resnext50_32x4d", 4.23, 25_028_904 },
+        { "resnext101_32x8d", 16.41, 88_791_336 },
+        { "resnext101_64x4d", 15.46, 83_455_272 },
+        { "wide_resnet50_2", 11.40, 68_883_240 },
+        { "wide_resnet101_2", 22.75, 126_886_696 },
+    };
+
+    [Theory]
+    [MemberData(nameof(PresetFigures))]
+    public void Library_presets_multiply_adds_match_torchvision_within_one_percent(string name, double published, long parameters)
+    {
+        using var model = Presets.Create(name);
+
+        var summary = ModelSummary.Create(model, [1, 3, 224, 224]);
+
+        _output.WriteLine($"{name}: {summary.TotalMultiplyAdds:N0} multiply-adds ({summary.GigaMultiplyAdds:F4} G; torchvision {published})");
+        summary.GigaMultiplyAdds.Should().BeApproximately(published, published * 0.01);
+        summary.TotalParameters.Should().Be(parameters);
+        summary.OutputShape.Should().Equal(1, 1000);
+    }
+
+    [Fact]
+    public void Plain_twin_multiply_adds_are_the_residual_network_minus_its_projection_shortcuts()
+    {
+        using var residual = Presets.Create("resnet18");
+        using var plain = Presets.Create("plain_resnet18");
+
+        var r = ModelSummary.Create(residual, [1, 3, 224, 224]);
+        var p = ModelSummary.Create(plain, [1, 3, 224, 224]);
+
+        // resnet18's three projection shortcuts: 1x1 convolutions 64->128 at 28x28, 128->256 at 14x14, 256->512 at 7x7.
+        long projections = (64 * 128 * 28 * 28) + (128 * 256 * 14 * 14) + (256 * 512 * 7 * 7);
+        (r.TotalMultiplyAdds - p.TotalMultiplyAdds).Should().Be(projections);
+    }
+
+    private static ResidualNet.Models.ModelRegistry Presets { get; } = ResidualNet.Models.ModelRegistry.CreateWithPresets();
+
     [Fact]
     public void ResNet18_rows_are_the_direct_children_with_exact_counts()
     {

@@ -2,6 +2,7 @@ using System;
 using System.Linq;
 using FluentAssertions;
 using ResidualNet.Diagnostics;
+using ResidualNet.Layers;
 using TorchSharp;
 using Xunit;
 using Xunit.Abstractions;
@@ -10,26 +11,17 @@ using static TorchSharp.torch;
 namespace ResidualNet.Tests.Diagnostics;
 
 /// <summary>
-/// The founding document's claims at initialisation, measured with the gradient-flow monitor on the toy networks
-/// (He initialisation, seed 0, one fixed batch of 16 random 3x8x8 images, cross-entropy, 16 channels).
-/// "Ratio" is ||dL/dW|| of the first convolution over that of the last convolution, and the block ratio is
-/// ||dL/dx|| at the first block's input over that at the last block's input. Measured values are in the comments
-/// and in docs/why-residual-connections-work.md.
+/// The founding document's claims at initialisation, measured with the gradient-flow monitor on ResidualNet's own
+/// networks (<see cref="SeedNetworks"/>: the CIFAR layout built with ResNetBuilder, 3x3 stem, three stages of three
+/// blocks, 16/32/64 filters, option A shortcuts, or registry presets; library initialisation from seed 0; one fixed
+/// batch of 16 random 3x32x32 images; cross-entropy; training mode). "Weight ratio" is ||dL/dW|| of the stem
+/// convolution over that of the last block's last convolution; the block ratio is ||dL/dx|| at the first block's
+/// input over that at the last block's input. Measured values are in the comments and in
+/// docs/why-residual-connections-work.md (samples/GradientFlowExperiments prints the same numbers).
 /// </summary>
 public class SeedClaimsTests(ITestOutputHelper output)
 {
-    internal static SeedMeasurement Measure(int depth, ToyActivation activation, bool residual, bool batchNorm = false)
-    {
-        var step = ToyNetworks.GradientFlowAtInit(depth, activation, residual, batchNorm);
-        var convs = step.Parameters.Where(p => p.IsWeight && p.Name != "fc.weight").ToList();
-        var blocks = step.Blocks;
-        return new SeedMeasurement(
-            convs[0].L2Norm,
-            convs[^1].L2Norm,
-            blocks[0].InputGradientNorm!.Value,
-            blocks[^1].InputGradientNorm!.Value,
-            step);
-    }
+    private static readonly NormFactory None = NormFactory.None;
 
     private SeedMeasurement Report(string label, SeedMeasurement m)
     {
@@ -38,70 +30,121 @@ public class SeedClaimsTests(ITestOutputHelper output)
         return m;
     }
 
-    // (a) Measured: first conv ||dL/dW|| 3.965e-12, last conv 1.367e-1, ratio 2.899e-11;
-    //     ||dL/dx|| first block 9.004e-13, last block 3.426e-4, block ratio 2.628e-9.
+    private SeedMeasurement Measure(string label, Func<ResidualNet.Models.ResNet> build)
+    {
+        using var network = build();
+        return Report(label, SeedNetworks.Measure(network));
+    }
+
+    // (a) Measured: plain-20 sigmoid without normalisation (pre-activation plain blocks): first conv 9.734e-12,
+    //     last conv 4.242e-1, weight ratio 2.295e-11; block ratio 4.999e-9.
     [Fact]
     public void PlainSigmoidNetworkOf20LayersVanishes()
     {
-        var m = Report("plain-20 sigmoid", Measure(20, ToyActivation.Sigmoid, residual: false));
-        m.WeightRatio.Should().BeLessThan(1e-9, "measured 2.9e-11");
-        m.BlockRatio.Should().BeLessThan(1e-7, "measured 2.6e-9");
+        var m = Measure("plain-20 sigmoid", () => SeedNetworks.Cifar(20, ActivationFactory.Sigmoid, residual: false, None));
+        m.WeightRatio.Should().BeLessThan(1e-9, "measured 2.3e-11");
+        m.BlockRatio.Should().BeLessThan(1e-7, "measured 5.0e-9");
         GradientFlowAnalysis.Diagnose(m.Step).Verdict.Should().Be(GradientFlowVerdict.Vanishing);
     }
 
-    // (b) Measured: ReLU plain-20 ratio 3.987e-1 (block ratio 6.674e-1) against sigmoid's 2.899e-11.
+    // (b) Measured: ReLU plain-20 weight ratio 1.043e-1, block ratio 3.115e-1, against sigmoid's 2.295e-11.
     [Fact]
     public void PlainReluNetworkOfTheSameDepthVanishesFarLess()
     {
-        var relu = Report("plain-20 relu", Measure(20, ToyActivation.Relu, residual: false));
-        var sigmoid = Measure(20, ToyActivation.Sigmoid, residual: false);
-        relu.WeightRatio.Should().BeGreaterThan(sigmoid.WeightRatio * 1e8, "measured 3.99e-1 against 2.90e-11");
-        relu.WeightRatio.Should().BeInRange(0.1, 10, "measured 0.399");
-        relu.BlockRatio.Should().BeInRange(0.1, 10, "measured 0.667");
+        var relu = Measure("plain-20 relu", () => SeedNetworks.Cifar(20, ActivationFactory.ReLU, residual: false, None));
+        var sigmoid = Measure("plain-20 sigmoid", () => SeedNetworks.Cifar(20, ActivationFactory.Sigmoid, residual: false, None));
+        relu.WeightRatio.Should().BeGreaterThan(sigmoid.WeightRatio * 1e8, "measured 1.04e-1 against 2.30e-11");
+        relu.WeightRatio.Should().BeInRange(0.03, 0.3, "measured 0.104");
+        relu.BlockRatio.Should().BeInRange(0.1, 1, "measured 0.312");
         GradientFlowAnalysis.Diagnose(relu.Step).Verdict.Should().Be(GradientFlowVerdict.Healthy);
     }
 
-    // (c) Measured: residual twin of the sigmoid network: weight ratio 1.783e-1, block ratio 1.014.
-    //     (The ReLU residual twin without normalisation grows towards the input instead: block ratio 18.73,
-    //     weight ratio 7.588e-2; see PlainAndResidualReluTwinsWithoutNormalisation.)
+    // (c) Measured, one stage of 9 pre-activation blocks (x + F(x) everywhere, the seed's formula): residual twin of
+    //     the sigmoid network: block ratio 1.024 (weight ratio 4.344e-2); the plain one-stage twin: block ratio
+    //     1.121e-8 (weight ratio 3.842e-11), it vanishes like (a).
+    //     In the three-stage CIFAR layout the two downsampling blocks route their shortcut through the
+    //     pre-activation act(x) (as He et al. 2016 do) and drop half the channels' gradient (option A), so there
+    //     the ratio is 2.479e-2 (weight ratio 1.289e-3): 1.6 orders of magnitude, still 10^6.7 above the plain twin.
     [Fact]
     public void ResidualTwinKeepsFirstToLastWithinOneOrderOfMagnitude()
     {
-        var m = Report("residual-20 sigmoid", Measure(20, ToyActivation.Sigmoid, residual: true));
-        m.WeightRatio.Should().BeInRange(0.1, 10, "measured 0.178");
-        m.BlockRatio.Should().BeInRange(0.1, 10, "measured 1.014");
-        GradientFlowAnalysis.Diagnose(m.Step).Verdict.Should().Be(GradientFlowVerdict.Healthy);
+        var oneStage = Measure("residual-20 sigmoid, one stage", () => SeedNetworks.SingleStage(9, ActivationFactory.Sigmoid, residual: true, None));
+        var plainOneStage = Measure("plain-20 sigmoid, one stage", () => SeedNetworks.SingleStage(9, ActivationFactory.Sigmoid, residual: false, None));
+        oneStage.BlockRatio.Should().BeInRange(0.5, 2, "measured 1.024");
+        oneStage.WeightRatio.Should().BeInRange(0.01, 0.2, "measured 0.0434");
+        GradientFlowAnalysis.Diagnose(oneStage.Step).Verdict.Should().Be(GradientFlowVerdict.Healthy);
+        plainOneStage.BlockRatio.Should().BeLessThan(1e-6, "measured 1.12e-8");
+
+        var cifar = Measure("residual-20 sigmoid, CIFAR layout", () => SeedNetworks.Cifar(20, ActivationFactory.Sigmoid, residual: true, None));
+        cifar.BlockRatio.Should().BeInRange(1e-2, 5e-2, "measured 2.48e-2");
+        cifar.WeightRatio.Should().BeInRange(5e-4, 5e-3, "measured 1.29e-3");
+        GradientFlowAnalysis.Diagnose(cifar.Step).Verdict.Should().Be(GradientFlowVerdict.Healthy);
     }
 
+    // The original (post-activation) block puts the sigmoid on the identity path, act(x + F(x)): it vanishes too.
+    // Measured: weight ratio 6.433e-8, block ratio 4.657e-6.
     [Fact]
-    public void PlainAndResidualReluTwinsWithoutNormalisation()
+    public void PostActivationResidualSigmoidNetworkVanishes()
     {
-        var residual = Report("residual-20 relu", Measure(20, ToyActivation.Relu, residual: true));
-        residual.BlockRatio.Should().BeInRange(5, 50, "measured 18.73: without normalisation x + F(x) doubles the variance per block");
-        residual.WeightRatio.Should().BeInRange(0.02, 0.3, "measured 0.0759");
+        var m = Measure("residual-20 sigmoid, post-activation", () => SeedNetworks.Cifar(20, ActivationFactory.Sigmoid, residual: true, None, preActivation: false));
+        m.BlockRatio.Should().BeInRange(1e-6, 2e-5, "measured 4.66e-6");
+        m.WeightRatio.Should().BeInRange(1e-8, 3e-7, "measured 6.43e-8");
+        GradientFlowAnalysis.Diagnose(m.Step).Verdict.Should().Be(GradientFlowVerdict.Vanishing);
     }
 
-    // (d) Measured: plain-56 ReLU with BatchNorm (training-mode batch statistics): first conv 3.265e2, last conv
-    //     4.862e-1, weight ratio 6.716e2; block ratio 3.641e3. The gradient does not vanish: it GROWS towards the
-    //     input. The residual twin: weight ratio 0.8952, block ratio 10.42.
+    // Without normalisation the ReLU residual network grows towards the input (x + F(x) adds variance per block):
+    // measured block ratio 6.074, weight ratio 1.132e-1.
     [Fact]
-    public void PlainNetworkOf56LayersWithBatchNormDoesNotVanish()
+    public void ResidualReluTwinWithoutNormalisationGrowsTowardsTheInput()
     {
-        var plain = Report("plain-56 relu BN", Measure(56, ToyActivation.Relu, residual: false, batchNorm: true));
-        plain.WeightRatio.Should().BeInRange(200, 2e3, "measured 671.6");
-        plain.BlockRatio.Should().BeInRange(1e3, 2e4, "measured 3.64e3");
+        var m = Measure("residual-20 relu", () => SeedNetworks.Cifar(20, ActivationFactory.ReLU, residual: true, None));
+        m.BlockRatio.Should().BeInRange(3, 12, "measured 6.07");
+        m.WeightRatio.Should().BeInRange(0.05, 0.25, "measured 0.113");
+    }
+
+    // (d) Measured: plain_resnet56 (registry preset: ReLU, BatchNorm with batch statistics, option A): first conv
+    //     1.488e3, last conv 2.547e-1, weight ratio 5.842e3; block ratio 1.063e4. The gradient does not vanish:
+    //     it GROWS towards the input. resnet56: weight ratio 1.728e1, block ratio 3.730e1.
+    [Fact]
+    public void PlainResNet56WithBatchNormDoesNotVanish()
+    {
+        var plain = Measure("plain_resnet56", () => SeedNetworks.Registry("plain_resnet56"));
+        plain.WeightRatio.Should().BeInRange(2e3, 2e4, "measured 5.84e3");
+        plain.BlockRatio.Should().BeInRange(3e3, 3e4, "measured 1.06e4");
         GradientFlowAnalysis.Diagnose(plain.Step).Verdict.Should().Be(GradientFlowVerdict.Exploding);
 
-        var residual = Report("residual-56 relu BN", Measure(56, ToyActivation.Relu, residual: true, batchNorm: true));
-        residual.BlockRatio.Should().BeInRange(3, 30, "measured 10.42");
-        residual.WeightRatio.Should().BeInRange(0.3, 3, "measured 0.895");
+        var residual = Measure("resnet56", () => SeedNetworks.Registry("resnet56"));
+        residual.BlockRatio.Should().BeInRange(15, 80, "measured 37.3");
+        residual.WeightRatio.Should().BeInRange(7, 40, "measured 17.3");
+        GradientFlowAnalysis.Diagnose(residual.Step).Verdict.Should().Be(GradientFlowVerdict.Healthy);
         residual.BlockRatio.Should().BeLessThan(plain.BlockRatio / 100);
     }
-}
 
-internal sealed record SeedMeasurement(double FirstWeight, double LastWeight, double FirstBlock, double LastBlock, GradientFlowStep Step)
-{
-    public double WeightRatio => FirstWeight / LastWeight;
+    // With BatchNorm even the sigmoid plain network does not vanish: measured block ratio 1.563e-1 (plain-56,
+    // post-activation blocks) and 8.014e-2 (its residual twin).
+    [Fact]
+    public void PlainSigmoidNetworkOf56LayersWithBatchNormDoesNotVanish()
+    {
+        var plain = Measure("plain-56 sigmoid BN", () => SeedNetworks.Cifar(56, ActivationFactory.Sigmoid, residual: false, NormFactory.BatchNorm, preActivation: false));
+        plain.BlockRatio.Should().BeInRange(0.05, 0.5, "measured 0.156");
+        GradientFlowAnalysis.Diagnose(plain.Step).Verdict.Should().Be(GradientFlowVerdict.Healthy);
+    }
 
-    public double BlockRatio => FirstBlock / LastBlock;
+    // The identity term on library blocks (one stage of 9 pre-activation blocks, no normalisation, sigmoid): from
+    // block 0 to the output the residual stack's J'v stays near v (measured deviation 0.2546, gain 1.029); the
+    // plain twin's gain is 1.131e-9 (deviation 1.000).
+    [Fact]
+    public void IdentityTermOfLibraryBlocks()
+    {
+        using var residualNet = SeedNetworks.SingleStage(9, ActivationFactory.Sigmoid, residual: true, None);
+        using var plainNet = SeedNetworks.SingleStage(9, ActivationFactory.Sigmoid, residual: false, None);
+        var residual = SeedNetworks.IdentityTermAtInit(residualNet).Rows;
+        var plain = SeedNetworks.IdentityTermAtInit(plainNet).Rows;
+        output.WriteLine($"residual l=0: deviation {residual[0].MeanRelativeDeviation:E3}, gain {residual[0].MeanGain:E3}; plain l=0: deviation {plain[0].MeanRelativeDeviation:E3}, gain {plain[0].MeanGain:E3}");
+
+        residual[0].MeanRelativeDeviation.Should().BeInRange(0.15, 0.4, "measured 0.2546");
+        residual[0].MeanGain.Should().BeInRange(0.9, 1.2, "measured 1.029");
+        plain[0].MeanRelativeDeviation.Should().BeApproximately(1.0, 0.01, "measured 1.000");
+        plain[0].MeanGain.Should().BeLessThan(1e-7, "measured 1.13e-9");
+    }
 }
