@@ -1,7 +1,9 @@
 // Exports a ResidualNet network (for example the one samples/Classify trained) to ONNX, and writes TorchSharp's
 // top-1 prediction for every Fashion-MNIST test image, so that samples/OnnxInference can check ONNX Runtime against it.
-//   dotnet run -c Release --project samples/OnnxExport -- --weights out/classify/model.bin --out out/model.onnx
-// Options: --model NAME (a registry preset, default resnet20), --input-channels N (default 1), --classes N
+//   dotnet run -c Release --project samples/OnnxExport -- --classify-model wide-resnet-6 \
+//       --weights out/classify-fp32/wide-resnet-6.weights --out out/onnx/model.onnx
+// Options: --model NAME (a registry preset, default resnet20), --classify-model NAME (a network of samples/Classify,
+// such as wide-resnet-6 or resnet-20, instead of a preset), --input-channels N (default 1), --classes N
 // (default 10), --weights FILE (TorchSharp, PyTorch or safetensors weights; without it the network is untrained),
 // --out FILE (default model.onnx), --predictions FILE (default: beside --out), --data DIR, --keep-batchnorm.
 using System.Diagnostics;
@@ -14,7 +16,7 @@ using TorchSharp;
 using static TorchSharp.torch;
 
 string modelName = "resnet20", output = "model.onnx";
-string? weights = null, predictionsPath = null, data = null;
+string? weights = null, predictionsPath = null, data = null, classifyModel = null;
 long inputChannels = 1, classes = 10;
 bool keepBatchNorm = false;
 try
@@ -31,6 +33,7 @@ try
         switch (args[i])
         {
             case "--model": modelName = Value(); break;
+            case "--classify-model": classifyModel = Value(); break;
             case "--weights": weights = Value(); break;
             case "--out": output = Value(); break;
             case "--predictions": predictionsPath = Value(); break;
@@ -43,7 +46,15 @@ try
     }
 
     torch.set_num_threads(Math.Min(Environment.ProcessorCount, 2));
-    using ResNet model = ModelRegistry.Default.Create(modelName, o => o with { InputChannels = inputChannels, NumClasses = classes });
+    if (classifyModel is not null && !ResidualNet.Samples.Classify.Models.Names.Contains(classifyModel, StringComparer.OrdinalIgnoreCase))
+    {
+        throw new ArgumentException($"--classify-model: unknown network '{classifyModel}'; choose from {string.Join(", ", ResidualNet.Samples.Classify.Models.Names)}");
+    }
+
+    using ResNet model = classifyModel is null
+        ? ModelRegistry.Default.Create(modelName, o => o with { InputChannels = inputChannels, NumClasses = classes })
+        : ResidualNet.Samples.Classify.Models.Create(classifyModel);
+    modelName = classifyModel ?? modelName;
     if (weights is null)
     {
         Console.WriteLine("No --weights given: exporting an untrained network.");
