@@ -35,23 +35,29 @@ public static class ClassifySample
             line, defaultEpochs: 15, defaultLearningRate: 0.1, LearningRateSchedule.Cosine, defaultWeightDecay: 5e-4, defaultOut: Path.Combine("out", "classify"),
             new SampleSettings.QuickDefaults(Epochs: 1, Subset: 2000, TestSubset: 1000, BatchSize: 64));
         var show = line.WholeNumber("--show", 8, "Test images to classify with the reloaded model and print.", 0, 100);
+        var modelOption = line.List("--model", [Models.DefaultName], $"The network: {string.Join(", ", Models.Names)}.", Models.Names);
         if (!line.Parse(args, console.Out))
         {
             return SampleRunner.ExitOk;
         }
 
+        if (modelOption.Value.Count != 1)
+        {
+            throw new UsageException($"--model expects one name; got '{string.Join(",", modelOption.Value)}'.");
+        }
+
+        string modelName = modelOption.Value[0];
         var output = console.Out;
         settings.ApplyThreads();
         using var data = SampleData.Load(settings.DataDirectory, settings.Subset, settings.TestSubset, settings.Seed, output, clampSubsets: settings.Quick);
 
         torch.manual_seed(settings.Seed);
-        using var model = Models.Create();
+        using var model = Models.Create(modelName);
         long parameters = model.parameters().Sum(p => p.numel());
-        output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Model '{Models.Name}': {parameters:N0} parameters; {settings.Epochs} epoch(s), batch {settings.BatchSize}, {settings.Threads} thread(s), seed {settings.Seed}."));
-
         string outDir = settings.OutputDirectory;
         var options = settings.ToTrainingOptions(Path.Combine(outDir, "checkpoints"));
-        var trainer = new ClassifierTrainer(Models.Name, model, options);
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Model '{modelName}': {parameters:N0} parameters; {settings.Epochs} epoch(s), batch {settings.BatchSize}, lr {options.LearningRate} ({options.Schedule.ToString().ToLowerInvariant()}), weight decay {options.WeightDecay}, augmentation {settings.AugmentationChoice.ToString().ToLowerInvariant()}, {settings.Threads} thread(s), seed {settings.Seed}."));
+        var trainer = new ClassifierTrainer(modelName, model, options);
         var clock = Stopwatch.StartNew();
         var run = trainer.Train(data.Train, data.Test, settings.Resume, new LineObserver(output), cancellationToken);
         if (run.ResumedFrom is { } from)
@@ -59,7 +65,7 @@ public static class ClassifySample
             output.WriteLine($"(resumed from the checkpoint at epoch {from.Epoch + 1}, batch {from.Batch})");
         }
 
-        CsvResults.Write(Path.Combine(outDir, "classify.csv"), [new KeyValuePair<string, IReadOnlyList<EpochResult>>(Models.Name, run.History)]);
+        CsvResults.Write(Path.Combine(outDir, "classify.csv"), [new KeyValuePair<string, IReadOnlyList<EpochResult>>(modelName, run.History)]);
         if (run.Cancelled)
         {
             output.WriteLine($"Stopped by Ctrl+C at epoch {run.StoppedAt!.Value.Epoch + 1}, batch {run.StoppedAt.Value.Batch}; checkpoint kept in '{options.CheckpointDirectory}'. Rerun with the same options and --resume to continue.");
@@ -71,10 +77,10 @@ public static class ClassifySample
 
         // Save, then load into a fresh instance: what a user of the saved file would do.
         Directory.CreateDirectory(outDir);
-        string modelPath = Path.Combine(outDir, Models.Name + ".weights");
+        string modelPath = Path.Combine(outDir, modelName + ".weights");
         model.save(modelPath);
         torch.manual_seed(settings.Seed + 1);
-        using var reloaded = Models.Create();
+        using var reloaded = Models.Create(modelName);
         reloaded.load(modelPath);
         var evaluation = ClassifierTrainer.Evaluate(reloaded, data.Test);
         if (evaluation.Error != trained.Error)
