@@ -123,7 +123,7 @@ public static class GradientFlowSample
         var depthsOption = line.List("--depths", ["20", "56", "110"], "Comma-separated depths (6n + 2, up to 1202).", [.. Enumerable.Range(1, 200).Select(n => (6 * n + 2).ToString(CultureInfo.InvariantCulture))]);
         var activationsOption = line.List("--activations", ["relu", "sigmoid"], "Comma-separated activations: relu, sigmoid, tanh.", [.. Activations.Keys]);
         var normOption = line.Choice("--norm", NormChoice.Both, "Normalisation: both (with and without BatchNorm), bn, or none.");
-        var batchSize = line.WholeNumber("--batch-size", 32, "Images in the batch.", 2, 4096);
+        var batchSize = line.WholeNumber("--batch-size", 16, "Images in the batch.", 2, 4096);
         var seed = line.WholeNumber("--seed", 1, "Seed of the batch choice and of every network's initial weights.", 0, int.MaxValue);
         var threads = line.WholeNumber("--threads", Math.Max(1, Environment.ProcessorCount), "CPU threads for TorchSharp.", 1, 1024);
         var data = line.Text("--data", null, $"Fashion-MNIST folder (default {ResidualNet.Data.FashionMnist.DefaultDirectory}; generated data if that is missing too).");
