@@ -38,6 +38,7 @@ public static class ClassifySample
         var show = line.WholeNumber("--show", 8, "Test images to classify with the reloaded model and print.", 0, 100);
         var precision = line.Choice("--precision", Precision.Fp32, "Training arithmetic: fp32, or bf16 (mixed precision with fp32 master weights; no checkpoints, no --resume).");
         var checkFast = line.Flag("--check-fast-inference", "After training, compare the fp32 model's test predictions with the folded + channels_last + bf16 inference path over the whole test set.");
+        var evaluateOnly = line.Flag("--evaluate-only", "Skip training: load OUT/<model>.weights (written by an earlier run) and evaluate it.");
         var modelOption = line.List("--model", [Models.DefaultName], $"The network: {string.Join(", ", Models.Names)}.", Models.Names);
         if (!line.Parse(args, console.Out))
         {
@@ -53,6 +54,11 @@ public static class ClassifySample
         var output = console.Out;
         settings.ApplyThreads();
         using var data = SampleData.Load(settings.DataDirectory, settings.Subset, settings.TestSubset, settings.Seed, output, clampSubsets: settings.Quick);
+
+        if (evaluateOnly.Value)
+        {
+            return EvaluateSaved(modelName, settings.OutputDirectory, data, show.Value, checkFast.Value, output);
+        }
 
         torch.manual_seed(settings.Seed);
         using var model = Models.Create(modelName);
@@ -103,6 +109,37 @@ public static class ClassifySample
         if (checkFast.Value)
         {
             CheckFastInference(modelName, modelPath, reloaded, data.Test, output);
+        }
+
+        return SampleRunner.ExitOk;
+    }
+
+    private static int EvaluateSaved(string modelName, string outDir, DataSplits data, int show, bool checkFast, TextWriter output)
+    {
+        string modelPath = Path.Combine(outDir, modelName + ".weights");
+        if (!File.Exists(modelPath))
+        {
+            throw new SampleException($"--evaluate-only: no saved model '{modelPath}'; train first with the same --model and --out.");
+        }
+
+        using var model = Models.Create(modelName);
+        try
+        {
+            model.load(modelPath);
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException or IOException or EndOfStreamException)
+        {
+            throw new SampleException($"'{modelPath}' is not a saved '{modelName}' model ({e.Message}).", e);
+        }
+
+        var evaluation = ClassifierTrainer.Evaluate(model, data.Test);
+        output.WriteLine($"Loaded the model from '{modelPath}'.");
+        PrintPredictions(model, data.Test, show, output);
+        int correct = (int)Math.Round(evaluation.Accuracy * evaluation.Count);
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Test accuracy: {Formats.Percent(evaluation.Accuracy)} ({correct}/{evaluation.Count}){(data.IsSynthetic ? " (GENERATED data)" : string.Empty)}."));
+        if (checkFast)
+        {
+            CheckFastInference(modelName, modelPath, model, data.Test, output);
         }
 
         return SampleRunner.ExitOk;

@@ -114,6 +114,18 @@ public sealed class NewSamplesTests : IDisposable
         r.Out.Should().Contain(", bf16, augmentation cropflip,");
         r.Out.Should().MatchRegex(@"Fast inference \(BatchNorm folded, channels_last, bf16\) against fp32 on all 100 test images: top-1 agreement \d+\.\d\d% \(\d+/100\)");
         File.Exists(Path.Combine(outDir, "wide-resnet-6.weights")).Should().BeTrue();
+
+        // --evaluate-only reloads the saved file and scores exactly what the run reported.
+        string Accuracy(string text) => text.Split('\n').Single(l => l.StartsWith("Test accuracy: ", StringComparison.Ordinal))[..28];
+        string Agreement(string text) => text.Split('\n').Single(l => l.StartsWith("Fast inference ", StringComparison.Ordinal)).Split("; fast pass")[0];
+        var again = Run(ClassifySample.Run, "--evaluate-only", "--threads", "1", "--data", DataFolder(), "--model", "wide-resnet-6", "--check-fast-inference", "--show", "0", "--out", outDir);
+        again.Code.Should().Be(0, again.Error);
+        Accuracy(again.Out).Should().Be(Accuracy(r.Out));
+        Agreement(again.Out).Should().Be(Agreement(r.Out));
+
+        var missing = Run(ClassifySample.Run, "--evaluate-only", "--data", DataFolder(), "--out", Path.Combine(_dir, "empty"));
+        missing.Code.Should().Be(2);
+        missing.Error.Should().StartWith("error: --evaluate-only: no saved model");
     }
 
     public static TheoryData<string, string[], string> BadInputs() => new()
