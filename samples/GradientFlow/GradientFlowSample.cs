@@ -120,7 +120,7 @@ public static class GradientFlowSample
         var line = new SampleCommandLine(
             "dotnet run -c Release --project samples/GradientFlow --",
             "Plain against residual networks: gradient norm at the first and the last block after one backward pass on Fashion-MNIST.");
-        var depthsOption = line.List("--depths", ["20", "56", "110"], "Comma-separated depths (6n + 2, up to 1202).", [.. Enumerable.Range(1, 200).Select(n => (6 * n + 2).ToString(CultureInfo.InvariantCulture))]);
+        var depthsOption = line.Text("--depths", "20,56,110", "Comma-separated depths, each 6n + 2 between 8 and 1202.");
         var activationsOption = line.List("--activations", ["relu", "sigmoid"], "Comma-separated activations: relu, sigmoid, tanh.", [.. Activations.Keys]);
         var normOption = line.Choice("--norm", NormChoice.Both, "Normalisation: both (with and without BatchNorm), bn, or none.");
         var batchSize = line.WholeNumber("--batch-size", 16, "Images in the batch.", 2, 4096);
@@ -137,7 +137,7 @@ public static class GradientFlowSample
         var output = console.Out;
         var clock = Stopwatch.StartNew();
         torch.set_num_threads(threads.Value);
-        int[] depths = [.. (quick.Value && !depthsOption.IsSet ? ["20", "56"] : depthsOption.Value).Select(d => int.Parse(d, CultureInfo.InvariantCulture)).Order()];
+        int[] depths = ParseDepths(quick.Value && !depthsOption.IsSet ? "20,56" : depthsOption.Value!);
         int batch = quick.Value && !batchSize.IsSet ? 8 : batchSize.Value;
         bool[] norms = normOption.Value switch
         {
@@ -193,6 +193,27 @@ public static class GradientFlowSample
             .. runs.SelectMany(r => r.Diagnosis.Norms.Select((n, i) => string.Create(CultureInfo.InvariantCulture, $"{r.Label},{r.Depth},{r.Kind},{r.Activation},{r.BatchNorm},{i},{n:R}")))]);
         output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Wrote '{png}' ({deepest}-layer networks overlaid) and '{csv}' (every block of every network) in {clock.Elapsed.TotalSeconds:F1} s{(splits.IsSynthetic ? " (GENERATED data)" : string.Empty)}."));
         return SampleRunner.ExitOk;
+    }
+
+    /// <summary>Parses <c>--depths</c>: comma-separated whole numbers 6n + 2 between 8 and 1202, sorted, duplicates removed.</summary>
+    /// <param name="text">The option's value.</param>
+    /// <returns>The depths.</returns>
+    /// <exception cref="UsageException">An item is not such a depth.</exception>
+    public static int[] ParseDepths(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var depths = new SortedSet<int>();
+        foreach (string item in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            if (!int.TryParse(item, NumberStyles.None, CultureInfo.InvariantCulture, out int depth) || depth < 8 || depth > 1202 || (depth - 2) % 6 != 0)
+            {
+                throw new UsageException($"--depths: '{item}' is not a CIFAR ResNet depth (6n + 2 between 8 and 1202, such as 20, 32, 44, 56, 110).");
+            }
+
+            depths.Add(depth);
+        }
+
+        return depths.Count > 0 ? [.. depths] : throw new UsageException($"--depths expects a comma-separated list of depths; got '{text}'.");
     }
 
     /// <summary>The results as a Markdown table.</summary>

@@ -130,7 +130,9 @@ public sealed class NewSamplesTests : IDisposable
 
     public static TheoryData<string, string[], string> BadInputs() => new()
     {
-        { "gradientflow", ["--depths", "21"], "error: --depths: unknown item '21'; choose from " },
+        { "gradientflow", ["--depths", "21"], "error: --depths: '21' is not a CIFAR ResNet depth (6n + 2 between 8 and 1202, such as 20, 32, 44, 56, 110).\n" },
+        { "gradientflow", ["--depths", "20,abc"], "error: --depths: 'abc' is not a CIFAR ResNet depth" },
+        { "gradientflow", ["--depths", ","], "error: --depths expects a comma-separated list of depths; got ','.\n" },
         { "gradientflow", ["--norm", "layer"], "error: --norm must be one of both, bn, none; got 'layer'." },
         { "gradientflow", ["--activations", "swish"], "error: --activations: unknown item 'swish'; choose from relu, sigmoid, tanh." },
         { "gradientflow", ["--batch-size", "1"], "error: --batch-size must be between 2 and 4096; got 1." },
