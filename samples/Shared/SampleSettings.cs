@@ -20,6 +20,7 @@ public sealed class SampleSettings
     private readonly CommandOption<string?> _out;
     private readonly CommandOption<bool> _resume;
     private readonly CommandOption<bool> _quick;
+    private readonly CommandOption<Augmentation> _augment;
     private readonly QuickDefaults _quickDefaults;
 
     /// <summary>Values <c>--quick</c> uses for options that are not given explicitly.</summary>
@@ -52,9 +53,13 @@ public sealed class SampleSettings
         _threads = line.WholeNumber("--threads", Math.Max(1, Environment.ProcessorCount), "CPU threads for TorchSharp.", 1, 1024);
         _data = line.Text("--data", null, $"Fashion-MNIST folder (default {Data.FashionMnist.DefaultDirectory}; generated data if that is missing too).");
         _out = line.Text("--out", defaultOut, "Output folder (results, checkpoints, model).");
+        _augment = line.Choice("--augment", Augmentation.CropFlip, "Training augmentation: cropflip (pad 2, random 28x28 crop, random horizontal flip), flip, or none.");
         _resume = line.Flag("--resume", "Continue from the checkpoints in the output folder.");
         _quick = line.Flag("--quick", $"Short run: {quick.Subset} training / {quick.TestSubset} test images, {quick.Epochs} epoch(s), batch {quick.BatchSize} (explicit options win).");
     }
+
+    /// <summary>The training augmentation chosen with <c>--augment</c>.</summary>
+    public Augmentation AugmentationChoice => _augment.Value;
 
     /// <summary>Whether <c>--quick</c> was given.</summary>
     public bool Quick => _quick.Value;
@@ -101,9 +106,28 @@ public sealed class SampleSettings
         Schedule = _schedule.Value,
         Seed = Seed,
         CheckpointDirectory = checkpointDirectory,
+        Augmentation = _augment.Value switch
+        {
+            Augmentation.CropFlip => Data.AugmentationOptions.FashionMnist,
+            Augmentation.Flip => Data.AugmentationOptions.FashionMnist with { Padding = 0 },
+            _ => null,
+        },
     };
 
     private int Pick(CommandOption<int> option, int quickValue) => Quick && !option.IsSet ? quickValue : option.Value;
 
     private static int? NullIfZero(int value) => value == 0 ? null : value;
+}
+
+/// <summary>The training augmentations the samples offer (<c>--augment</c>).</summary>
+public enum Augmentation
+{
+    /// <summary>Pad 2 pixels, random 28x28 crop, random horizontal flip (the default).</summary>
+    CropFlip = 0,
+
+    /// <summary>Random horizontal flip only.</summary>
+    Flip = 1,
+
+    /// <summary>No augmentation.</summary>
+    None = 2,
 }

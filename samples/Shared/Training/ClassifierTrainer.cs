@@ -5,6 +5,7 @@ using System.IO;
 using System.Text.Json;
 using System.Threading;
 using ResidualNet.Data;
+using ResidualNet.Performance;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -77,6 +78,16 @@ public sealed class ClassifierTrainer
         ArgumentNullException.ThrowIfNull(train);
         ArgumentNullException.ThrowIfNull(test);
         observer ??= new NullObserver();
+        if (_options.Precision == TrainingPrecision.BFloat16)
+        {
+            if (resume && HasCheckpoint)
+            {
+                throw new SampleException("--resume works with fp32 training only; rerun without --resume or with --precision fp32.");
+            }
+
+            return TrainMixed(train, test, observer, cancellationToken);
+        }
+
         var parameters = _model.parameters();
         using var optimizer = optim.SGD(parameters, _options.LearningRate, momentum: _options.Momentum, dampening: 0, weight_decay: _options.WeightDecay);
         var batchOptions = new BatchOptions { BatchSize = _options.BatchSize, Shuffle = true, Seed = _options.Seed, Augmentation = _options.Augmentation };
@@ -159,7 +170,16 @@ public sealed class ClassifierTrainer
     /// <param name="data">The data.</param>
     /// <param name="batchSize">Batch size.</param>
     /// <returns>Loss, error and sample count.</returns>
-    public static Evaluation Evaluate(nn.Module<Tensor, Tensor> model, ImageDataSet data, int batchSize = 1000)
+    public static Evaluation Evaluate(nn.Module<Tensor, Tensor> model, ImageDataSet data, int batchSize = 1000) => Evaluate(model, data, batchSize, null);
+
+    /// <summary>As <see cref="Evaluate(nn.Module{Tensor, Tensor}, ImageDataSet, int)"/>, converting every input batch
+    /// first (for example to bf16 and channels_last for a model prepared for fast inference).</summary>
+    /// <param name="model">The classifier; left in evaluation mode.</param>
+    /// <param name="data">The data.</param>
+    /// <param name="batchSize">Batch size.</param>
+    /// <param name="prepareInput">Converts an fp32 batch to what the model expects, or <see langword="null"/>.</param>
+    /// <returns>Loss, error and sample count.</returns>
+    public static Evaluation Evaluate(nn.Module<Tensor, Tensor> model, ImageDataSet data, int batchSize, Func<Tensor, Tensor>? prepareInput)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(data);
@@ -170,12 +190,97 @@ public sealed class ClassifierTrainer
         foreach (var batch in data.GetBatches(new BatchOptions { BatchSize = batchSize, Shuffle = false }))
         {
             using var scope = NewDisposeScope();
-            var logits = model.call(batch.Images);
+            var logits = model.call(prepareInput is null ? batch.Images : prepareInput(batch.Images)).to(ScalarType.Float32);
             lossSum += nn.functional.cross_entropy(logits, batch.Labels, reduction: nn.Reduction.Sum).item<float>();
             wrong += logits.argmax(1).ne(batch.Labels).sum().item<long>();
         }
 
         return new Evaluation(lossSum / data.Count, (double)wrong / data.Count, data.Count);
+    }
+
+    /// <summary>The predicted class of every sample (evaluation mode, no gradients, no augmentation).</summary>
+    /// <param name="model">The classifier; left in evaluation mode.</param>
+    /// <param name="data">The data.</param>
+    /// <param name="batchSize">Batch size.</param>
+    /// <param name="prepareInput">Converts an fp32 batch to what the model expects, or <see langword="null"/>.</param>
+    /// <returns>One class index per sample, in data order.</returns>
+    public static long[] Predict(nn.Module<Tensor, Tensor> model, ImageDataSet data, int batchSize = 1000, Func<Tensor, Tensor>? prepareInput = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(data);
+        model.eval();
+        var predictions = new List<long>(data.Count);
+        using var noGrad = no_grad();
+        foreach (var batch in data.GetBatches(new BatchOptions { BatchSize = batchSize, Shuffle = false }))
+        {
+            using var scope = NewDisposeScope();
+            var logits = model.call(prepareInput is null ? batch.Images : prepareInput(batch.Images)).to(ScalarType.Float32);
+            predictions.AddRange(logits.argmax(1).data<long>().ToArray());
+        }
+
+        return [.. predictions];
+    }
+
+    /// <summary>bf16 mixed-precision training (fp32 master weights, <see cref="MixedPrecisionTrainer"/>); no checkpoints.
+    /// The model is turned back into fp32 (with the master weights) when training ends or stops.</summary>
+    private TrainingRun TrainMixed(ImageDataSet train, ImageDataSet test, ITrainingObserver observer, CancellationToken cancellationToken)
+    {
+        var batchOptions = new BatchOptions { BatchSize = _options.BatchSize, Shuffle = true, Seed = _options.Seed, Augmentation = _options.Augmentation };
+        int batchCount = train.BatchCount(_options.BatchSize);
+        var history = new List<EpochResult>();
+        var mixed = new MixedPrecisionTrainer(
+            _model,
+            ps => optim.SGD(ps, _options.LearningRate, momentum: _options.Momentum, dampening: 0, weight_decay: _options.WeightDecay),
+            MixedPrecisionOptions.BFloat16);
+        try
+        {
+            for (int epoch = 0; epoch < _options.Epochs; epoch++)
+            {
+                var clock = Stopwatch.StartNew();
+                double rate = _options.LearningRate, lossSum = 0;
+                long wrong = 0, seen = 0;
+                _model.train();
+                foreach (var batch in train.GetBatches(batchOptions, epoch, 0))
+                {
+                    rate = _options.LearningRateAt(epoch, batch.Index, batchCount);
+                    foreach (var group in mixed.Optimizer.ParamGroups)
+                    {
+                        group.LearningRate = rate;
+                    }
+
+                    long batchWrong = 0;
+                    var labels = batch.Labels;
+                    var step = mixed.Step(batch.Images, logits =>
+                    {
+                        batchWrong = logits.argmax(1).ne(labels).sum().item<long>();
+                        return nn.functional.cross_entropy(logits, labels);
+                    });
+                    wrong += batchWrong;
+                    lossSum += step.Loss * batch.Size;
+                    seen += batch.Size;
+                    observer.BatchCompleted(epoch, batch.Index, batchCount, step.Loss);
+                    if (cancellationToken.IsCancellationRequested && batch.Index < batchCount - 1)
+                    {
+                        return new TrainingRun(history, true, null, (epoch, batch.Index + 1));
+                    }
+                }
+
+                var evaluation = Evaluate(_model, test, _options.EvaluationBatchSize, images => images.to(ScalarType.BFloat16));
+                var result = new EpochResult(epoch + 1, lossSum / Math.Max(1, seen), (double)wrong / Math.Max(1, seen), evaluation.Loss, evaluation.Error, rate, clock.Elapsed.TotalSeconds);
+                history.Add(result);
+                observer.EpochCompleted(result);
+                if (cancellationToken.IsCancellationRequested && epoch + 1 < _options.Epochs)
+                {
+                    return new TrainingRun(history, true, null, (epoch + 1, 0));
+                }
+            }
+
+            return new TrainingRun(history, false, null, null);
+        }
+        finally
+        {
+            mixed.ToFullPrecision();
+        }
     }
 
     private TrainingState State(List<EpochResult> history, int completed, int nextBatch, double lossSum, long wrong, long seen, double seconds, int trainCount) => new()

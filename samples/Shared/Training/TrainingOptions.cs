@@ -60,6 +60,9 @@ public sealed record TrainingOptions
     /// <summary>Batch size for evaluation. Default 1000.</summary>
     public int EvaluationBatchSize { get; init; } = 1000;
 
+    /// <summary>Arithmetic of training: fp32, or bf16 mixed precision with fp32 master weights. Default fp32.</summary>
+    public TrainingPrecision Precision { get; init; } = TrainingPrecision.Fp32;
+
     /// <summary>Folder for checkpoints (weights, optimizer state, JSON state), or <see langword="null"/> for none. Default none.</summary>
     public string? CheckpointDirectory { get; init; }
 
@@ -116,4 +119,14 @@ public sealed record TrainingOptions
             throw new ArgumentOutOfRangeException(name, value, $"{name} {rule}; got {value}.");
         }
     }
+}
+
+/// <summary>Arithmetic of training.</summary>
+public enum TrainingPrecision
+{
+    /// <summary>Everything in fp32.</summary>
+    Fp32 = 0,
+
+    /// <summary>bf16 forward and backward with fp32 master weights (ResidualNet.Performance.MixedPrecisionTrainer).</summary>
+    BFloat16 = 1,
 }

@@ -65,10 +65,10 @@ public sealed class SampleProgramsTests : IDisposable
 
         r.Error.Should().BeEmpty();
         r.Code.Should().Be(0);
-        r.Out.Should().Contain("300 training, 100 test images").And.Contain("epoch 1: train loss").And.Contain("loaded it back into a fresh network");
+        r.Out.Should().Contain("300 training, 100 test images").And.Contain("Model 'resnet-20': 269,434 parameters").And.Contain("epoch 1: train loss").And.Contain("loaded it back into a fresh network");
         r.Out.Split('\n').Count(l => l.StartsWith("  test image ", StringComparison.Ordinal)).Should().Be(8);
         r.Out.Should().MatchRegex(@"Test accuracy: \d+\.\d\d% \(\d+/100\) after 1 epoch\(s\)");
-        File.Exists(Path.Combine(_dir, "c", "classifier.weights")).Should().BeTrue();
+        File.Exists(Path.Combine(_dir, "c", "resnet-20.weights")).Should().BeTrue();
         File.ReadAllLines(Path.Combine(_dir, "c", "classify.csv")).Should().HaveCount(2);
         clock.Elapsed.Should().BeLessThan(TimeSpan.FromSeconds(30));
     }
@@ -91,7 +91,7 @@ public sealed class SampleProgramsTests : IDisposable
     public void DegradationQuickWritesCsvPngsAndResumesAfterAStop()
     {
         string outDir = Path.Combine(_dir, "d");
-        string[] args = ["--quick", "--threads", "1", "--data", DataFolder(), "--out", outDir, "--epochs", "2", "--subset", "128", "--test-subset", "100"];
+        string[] args = ["--quick", "--threads", "1", "--data", DataFolder(), "--out", outDir, "--epochs", "2", "--subset", "128", "--test-subset", "100", "--models", "plain-20,resnet-20"];
 
         // A stop requested before the first batch ends: the first model stops after one batch and keeps a checkpoint.
         using var cancelled = new CancellationTokenSource();
@@ -104,10 +104,10 @@ public sealed class SampleProgramsTests : IDisposable
         var resumed = Degradation([.. args, "--resume"]);
         resumed.Code.Should().Be(0, resumed.Error);
         resumed.Error.Should().BeEmpty();
-        resumed.Out.Should().Contain("plain-20 epoch 2:").And.Contain("plain-56 epoch 2:").And.Contain("Final errors");
+        resumed.Out.Should().Contain("plain-20 epoch 2:").And.Contain("resnet-20 epoch 2:").And.Contain("Final errors");
         var csv = File.ReadAllLines(Path.Combine(outDir, "degradation.csv"));
         csv.Should().HaveCount(5);
-        csv.Skip(1).Select(l => string.Join(',', l.Split(',').Take(2))).Should().Equal("plain-20,1", "plain-20,2", "plain-56,1", "plain-56,2");
+        csv.Skip(1).Select(l => string.Join(',', l.Split(',').Take(2))).Should().Equal("plain-20,1", "plain-20,2", "resnet-20,1", "resnet-20,2");
         new FileInfo(Path.Combine(outDir, "degradation-train-error.png")).Length.Should().BeGreaterThan(5000);
         new FileInfo(Path.Combine(outDir, "degradation-test-error.png")).Length.Should().BeGreaterThan(5000);
     }
@@ -119,7 +119,9 @@ public sealed class SampleProgramsTests : IDisposable
         { "classify", ["--lr", "-0.5"], "error: --lr must be greater than 0 and at most 10; got -0.5." },
         { "classify", ["--threads", "0"], "error: --threads must be between 1 and 1024; got 0." },
         { "classify", ["--frobnicate"], "error: unknown option '--frobnicate' (run with --help to list the options)." },
-        { "degradation", ["--models", "resnet-9000"], "error: --models: unknown item 'resnet-9000'; choose from plain-20, plain-56." },
+        { "degradation", ["--models", "resnet-9000"], "error: --models: unknown item 'resnet-9000'; choose from plain-20, plain-56, resnet-20, resnet-56." },
+        { "classify", ["--model", "resnet-9000"], "error: --model: unknown item 'resnet-9000'; choose from resnet-20, wide-resnet-6, wide-resnet-10." },
+        { "classify", ["--augment", "sideways"], "error: --augment must be one of cropflip, flip, none; got 'sideways'." },
         { "degradation", ["--schedule", "sometimes"], "error: --schedule must be one of constant, step, cosine; got 'sometimes'." },
         { "degradation", ["--subset", "-5"], "error: --subset must be between 0 and 10000000; got -5." },
         { "classify", ["--subset", "301", "--data", "DATA"], "error: --subset 301 is larger than the 300 training images in 'DATA/train-images-idx3-ubyte.gz'." },
@@ -222,11 +224,11 @@ public sealed class SampleProgramsTests : IDisposable
             dll,
             $"--data \"{DataFolder()}\" --subset 300 --epochs 200 --batch-size 4 --threads 1 --out \"{outDir}\"",
             TimeSpan.FromSeconds(120),
-            interruptAfterOutput: "Model 'classifier'");
+            interruptAfterOutput: "Model 'resnet-20'");
         stopped.Code.Should().Be(130, stopped.Out + stopped.Error);
         stopped.Error.Should().Contain("Ctrl+C: stopping after the current batch");
         stopped.Out.Should().Contain("Stopped by Ctrl+C at epoch").And.Contain("--resume");
-        File.Exists(Path.Combine(outDir, "checkpoints", "classifier.state.json")).Should().BeTrue();
+        File.Exists(Path.Combine(outDir, "checkpoints", "resnet-20.state.json")).Should().BeTrue();
     }
 
     private static string SampleDll(string project, string file)
