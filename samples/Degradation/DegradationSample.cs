@@ -36,8 +36,16 @@ public static class DegradationSample
             line, defaultEpochs: 20, defaultLearningRate: 0.1, LearningRateSchedule.Step, defaultWeightDecay: 1e-4, defaultOut: Path.Combine("out", "degradation"),
             new SampleSettings.QuickDefaults(Epochs: 1, Subset: 256, TestSubset: 200, BatchSize: 64));
         var models = line.List("--models", names, "Comma-separated models to train.", names);
+        var plotOnly = line.Text("--plot", null, "Train nothing: draw the PNGs of a degradation.csv written earlier (this sample's or benchmarks/ResidualNet.GpuSweep's) into --out.");
         if (!line.Parse(args, console.Out))
         {
+            return SampleRunner.ExitOk;
+        }
+
+        if (plotOnly.Value is { } csv)
+        {
+            WriteResults(settings.OutputDirectory, ReadResults(csv), writeCsv: false);
+            console.Out.WriteLine($"Plotted '{csv}' into '{settings.OutputDirectory}'.");
             return SampleRunner.ExitOk;
         }
 
@@ -96,9 +104,51 @@ public static class DegradationSample
         return SampleRunner.ExitOk;
     }
 
-    private static void WriteResults(string outDir, List<KeyValuePair<string, IReadOnlyList<EpochResult>>> histories)
+    /// <summary>Reads a CSV in <see cref="CsvResults.Header"/>'s layout (empty loss columns allowed), grouped by model in file order.</summary>
+    private static List<KeyValuePair<string, IReadOnlyList<EpochResult>>> ReadResults(string path)
     {
-        CsvResults.Write(Path.Combine(outDir, "degradation.csv"), histories);
+        if (!File.Exists(path))
+        {
+            throw new UsageException($"--plot: file not found: '{path}'.");
+        }
+
+        string[] lines = File.ReadAllLines(path);
+        if (lines.Length == 0 || lines[0].Trim() != CsvResults.Header)
+        {
+            throw new UsageException($"--plot: '{path}' does not start with the header '{CsvResults.Header}'.");
+        }
+
+        static double Number(string text) => text.Length == 0 ? double.NaN : double.Parse(text, CultureInfo.InvariantCulture);
+        var byModel = new List<KeyValuePair<string, IReadOnlyList<EpochResult>>>();
+        foreach (string row in lines.Skip(1).Where(l => l.Length > 0))
+        {
+            string[] f = row.Split(',');
+            if (f.Length != 8)
+            {
+                throw new UsageException($"--plot: '{path}': a row has {f.Length} fields, expected 8: '{row}'.");
+            }
+
+            var result = new EpochResult(int.Parse(f[1], CultureInfo.InvariantCulture), Number(f[2]), Number(f[3]), Number(f[4]), Number(f[5]), Number(f[6]), Number(f[7]));
+            int index = byModel.FindIndex(h => h.Key == f[0]);
+            if (index < 0)
+            {
+                byModel.Add(new(f[0], new List<EpochResult>()));
+                index = byModel.Count - 1;
+            }
+
+            ((List<EpochResult>)byModel[index].Value).Add(result);
+        }
+
+        return byModel;
+    }
+
+    private static void WriteResults(string outDir, List<KeyValuePair<string, IReadOnlyList<EpochResult>>> histories, bool writeCsv = true)
+    {
+        if (writeCsv)
+        {
+            CsvResults.Write(Path.Combine(outDir, "degradation.csv"), histories);
+        }
+
         var train = histories.Select(h => new LineSeries(h.Key, h.Value.Select(r => (double)r.Epoch).ToList(), h.Value.Select(r => r.TrainError * 100).ToList())).ToList();
         var test = histories.Select(h => new LineSeries(h.Key, h.Value.Select(r => (double)r.Epoch).ToList(), h.Value.Select(r => r.TestError * 100).ToList())).ToList();
         LinePlot.SavePng(Path.Combine(outDir, "degradation-train-error.png"), "Training error on Fashion-MNIST", "epoch", "training error (%)", train);
