@@ -80,7 +80,9 @@ public static class ClassifySample
         CsvResults.Write(Path.Combine(outDir, "classify.csv"), [new KeyValuePair<string, IReadOnlyList<EpochResult>>(modelName, run.History)]);
         if (run.Cancelled)
         {
-            output.WriteLine($"Stopped by Ctrl+C at epoch {run.StoppedAt!.Value.Epoch + 1}, batch {run.StoppedAt.Value.Batch}; checkpoint kept in '{options.CheckpointDirectory}'. Rerun with the same options and --resume to continue.");
+            output.WriteLine(options.Precision == TrainingPrecision.BFloat16
+                ? $"Stopped by Ctrl+C at epoch {run.StoppedAt!.Value.Epoch + 1}, batch {run.StoppedAt.Value.Batch}; bf16 training keeps no checkpoint."
+                : $"Stopped by Ctrl+C at epoch {run.StoppedAt!.Value.Epoch + 1}, batch {run.StoppedAt.Value.Batch}; checkpoint kept in '{options.CheckpointDirectory}'. Rerun with the same options and --resume to continue.");
             return SampleRunner.ExitCancelled;
         }
 
