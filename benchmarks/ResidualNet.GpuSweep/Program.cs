@@ -237,7 +237,13 @@ internal static class Sweep
             if (m.ChannelsLast)
             {
                 model.ToChannelsLast();
-                input = input.ToChannelsLast();
+                Tensor strided = input.ToChannelsLast();
+                if (!ReferenceEquals(input, x))
+                {
+                    input.Dispose(); // the low-precision copy, superseded by its channels_last copy
+                }
+
+                input = strided;
             }
 
             step = () =>
