@@ -115,8 +115,10 @@ public static class TorchvisionPortability
         BlockKind? kind = kinds.Length == 1 && kinds[0] is BlockKind.Basic or BlockKind.Bottleneck ? kinds[0] : null;
         if (kind is null)
         {
-            AddPerStage(issues, stages, (s, _) => s.Kind is not (BlockKind.Basic or BlockKind.Bottleneck) || kinds.Length > 1, s => s.Kind.ToString(), "Kind",
-                kinds.Any(k => k.IsPreActivation())
+            // Name the pre-activation stages, or else the stages whose kind differs from the first stage's.
+            bool preActivation = kinds.Any(k => k.IsPreActivation());
+            AddPerStage(issues, stages, (s, _) => preActivation ? s.Kind.IsPreActivation() : s.Kind != stages[0].Kind, s => s.Kind.ToString(), "Kind",
+                preActivation
                     ? "torchvision has no pre-activation blocks"
                     : "torchvision uses one block kind (BasicBlock or Bottleneck) in every stage");
         }
