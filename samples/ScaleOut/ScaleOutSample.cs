@@ -150,7 +150,7 @@ public static class ScaleOutSample
 
             if (PythonTorch.FindProblem(python.Value!) is { } problem)
             {
-                throw new SampleException($"training needs Python with torch and torchvision: {problem} (--prepare-only writes the files without it)");
+                throw new SampleException($"training needs Python with torch and torchvision: {problem} Use --prepare-only to write the files without it.");
             }
 
             pythonArgs.InsertRange(0, [script, "--processes", Text(processes.Value), "--port", Text(FreePort())]);

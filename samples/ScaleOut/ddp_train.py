@@ -88,7 +88,7 @@ def load_data(folder, seed):
         return (*train, *test, "GENERATED stand-in data (Fashion-MNIST not found)")
     return (read_idx(folder, "train-images-idx3-ubyte"), read_idx(folder, "train-labels-idx1-ubyte"),
             read_idx(folder, "t10k-images-idx3-ubyte"), read_idx(folder, "t10k-labels-idx1-ubyte"),
-            f"Fashion-MNIST from '{folder}'")
+            f"Fashion-MNIST from '{folder}'" if folder == DEBIAN_FASHION_MNIST else f"IDX files from '{folder}'")
 
 
 def to_input(images, spec):
