@@ -78,7 +78,7 @@ public static class ScaleOutSample
         var processes = line.WholeNumber("--processes", 2, "DDP processes (ranks) started on this machine.", 1, 256);
         var steps = line.WholeNumber("--steps", 300, "Optimizer steps of every rank.", 1, 10_000_000);
         var batchSize = line.WholeNumber("--batch-size", 64, "Batch size of every rank.", 1, 65_536);
-        var lr = line.Number("--lr", 0.05, "Learning rate (SGD, momentum 0.9, weight decay 5e-4).", 0, 10, minExclusive: true);
+        var lr = line.Number("--lr", 0.05, "Initial learning rate (SGD, momentum 0.9, weight decay 5e-4, cosine schedule to 0 over the steps).", 0, 10, minExclusive: true);
         var seed = line.WholeNumber("--seed", 1, "Seed of the initial weights, of the sampler's shuffle and of generated data.", 0, int.MaxValue);
         var threads = line.WholeNumber("--threads", 1, "CPU threads of every rank (and of the .NET evaluation).", 1, 1024);
         var testSubset = line.WholeNumber("--test-subset", 0, "Evaluate on the first N test images (0 = all).", 0, 10_000_000);

@@ -128,7 +128,7 @@ def train(rank, world_size, args):
         say(f"{spec['network']}: model = {spec['constructor']}" + "".join("; " + e for e in spec["edits"]))
         say(f"initial.pt loaded strictly into it ({key_count} tensors)")
         say(f"{described}: {len(train_labels)} training, {len(test_labels)} test images; world size {world_size} "
-            f"(gloo), batch {args.batch_size} per rank, {args.steps} steps, SGD lr {args.lr} momentum 0.9, "
+            f"(gloo), batch {args.batch_size} per rank, {args.steps} steps, SGD lr {args.lr} (cosine to 0) momentum 0.9, "
             f"torch {torch.__version__}, torchvision {torchvision.__version__}")
 
     dataset = TensorDataset(to_input(train_images, spec), train_labels.long())
@@ -136,6 +136,7 @@ def train(rank, world_size, args):
     loader = DataLoader(dataset, batch_size=args.batch_size, sampler=sampler, drop_last=True)
     ddp = DistributedDataParallel(model)
     optimizer = torch.optim.SGD(ddp.parameters(), lr=args.lr, momentum=0.9, weight_decay=args.weight_decay)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.steps)  # per step, down to 0
     loss_fn = torch.nn.CrossEntropyLoss()
 
     ddp.train()
@@ -148,6 +149,7 @@ def train(rank, world_size, args):
             loss = loss_fn(ddp(images), labels)
             loss.backward()  # DDP averages the gradients of all ranks here (all-reduce over gloo)
             optimizer.step()
+            schedule.step()
             step += 1
             window.append(loss.item())
             if step % args.log_every == 0 or step == args.steps:
