@@ -142,8 +142,9 @@ public static class ScaleOutSample
                 string rest = string.Join(' ', pythonArgs);
                 output.WriteLine("Train on this machine:");
                 output.WriteLine($"  {python.Value} {script} --processes {processes.Value} {rest}");
-                output.WriteLine("Or on several machines, the same command on each (node_rank 0 on HOST), with the files at the same path:");
-                output.WriteLine($"  torchrun --nnodes 2 --nproc_per_node {processes.Value} --node_rank 0 --rdzv_backend c10d --rdzv_endpoint HOST:29500 {script} {rest}");
+                output.WriteLine("Or on several machines: the same command on each, with these files at the same path (the machine that gets rank 0 writes the results;");
+                output.WriteLine("--redirects 2 --tee 2 works around torchrun 1.13's failure on Python 3.11 with the default '0'):");
+                output.WriteLine($"  torchrun --nnodes 2 --nproc_per_node {processes.Value} --rdzv_id scaleout --rdzv_backend c10d --rdzv_endpoint HOST:29500 --redirects 2 --tee 2 {script} {rest}");
                 output.WriteLine($"Then: dotnet run -c Release --project samples/ScaleOut -- --model {model.Value} --input-channels {inputChannels.Value} --classes {classes.Value} --out {outDir} --evaluate-only");
                 return SampleRunner.ExitOk;
             }

@@ -22,8 +22,11 @@ dataset-fashion-mnist), else generated stand-in data (seeded striped textures, 1
 
 Start it either way:
   python3 ddp_train.py --model-dir DIR --processes 2            # torch.multiprocessing.spawn, one machine
-  torchrun --nnodes 2 --nproc_per_node 4 --rdzv_backend c10d --rdzv_endpoint HOST:29500 ddp_train.py --model-dir DIR
-                                                                 # torchrun: it sets RANK, WORLD_SIZE, MASTER_ADDR...
+  on every machine, torchrun setting RANK, WORLD_SIZE, MASTER_ADDR... for each process:
+  torchrun --nnodes 2 --nproc_per_node 4 --rdzv_id scaleout --rdzv_backend c10d --rdzv_endpoint HOST:29500
+           --redirects 2 --tee 2 ddp_train.py --model-dir DIR
+(Debian's torchrun 1.13 fails on Python 3.11 with its default --redirects 0 / --tee 0, "'NoneType' object has no
+attribute 'get'": Python 3.11 no longer lists IntFlag's zero member; any of 1 or 2 works.)
 """
 import argparse
 import gzip

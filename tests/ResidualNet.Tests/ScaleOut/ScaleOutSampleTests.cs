@@ -122,7 +122,7 @@ public sealed class ScaleOutSampleTests : IDisposable
         var r = Run("--prepare-only", "--data", DataFolder(), "--out", outDir, "--python", "/nonexistent/python3");
 
         r.Code.Should().Be(0, r.Error);
-        r.Out.Should().Contain("torchrun --nnodes 2 --nproc_per_node 2 --node_rank 0 --rdzv_backend c10d --rdzv_endpoint HOST:29500");
+        r.Out.Should().Contain("torchrun --nnodes 2 --nproc_per_node 2 --rdzv_id scaleout --rdzv_backend c10d --rdzv_endpoint HOST:29500 --redirects 2 --tee 2");
         using var spec = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(outDir, "model.json")));
         spec.RootElement.GetProperty("constructor").GetString().Should().Be("torchvision.models.resnet18(num_classes=10)");
         spec.RootElement.GetProperty("python").GetString().Should().Be(
