@@ -1,6 +1,7 @@
 using System;
 using System.IO;
 using System.Linq;
+using System.Runtime.CompilerServices;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using System.Threading;
@@ -146,6 +147,17 @@ public sealed class ScaleOutSampleTests : IDisposable
         noPython.Error.Trim().Should().Be(
             "error: training needs Python with torch and torchvision: '/nonexistent/python3' does not exist (Debian/Ubuntu: apt install python3-torchvision). Use --prepare-only to write the files without it.");
     }
+
+    [Fact]
+    public void The_scale_out_page_holds_the_generated_portability_table()
+    {
+        string page = File.ReadAllText(RepositoryFile("docs/scale-out.md")).Replace("\r\n", "\n", StringComparison.Ordinal);
+
+        page.Should().Contain(ScaleOutSample.PortabilityTable(ModelRegistry.CreateWithPresets()).Replace("\r\n", "\n", StringComparison.Ordinal));
+    }
+
+    private static string RepositoryFile(string relative, [CallerFilePath] string path = "")
+        => Path.Combine(Path.GetDirectoryName(path)!, "..", "..", "..", relative);
 
     [Fact]
     public void The_portability_table_lists_every_preset()
