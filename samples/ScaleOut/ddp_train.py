@@ -12,7 +12,8 @@ process per rank, a DistributedSampler giving each rank its own shard of every e
   trained.pt            the trained state_dict (loads strictly in .NET with ModelWeights.Load)
   reference-input.f32   a fixed input: the first 8 test images, normalised, raw little-endian float32
   reference-logits.f32  the trained model's eval-mode logits for it
-  reference.json        shapes, versions, world size, steps, time, and the test accuracy PyTorch measured
+  reference.json        shapes, versions, world size, steps, time, the data folder (null for generated data) and
+                        the accuracy PyTorch measured on its first test images
 
 model.json holds Python code that this script runs (as torch.load runs the pickles in a .pt file): use only files
 you made.
@@ -82,16 +83,17 @@ def generated_data(count, seed):
 
 
 def load_data(folder, seed):
-    """(train images, train labels, test images, test labels, description)."""
+    """(train images, train labels, test images, test labels, description, folder or None when generated)."""
     if folder is None and os.path.isdir(DEBIAN_FASHION_MNIST):
         folder = DEBIAN_FASHION_MNIST
     if folder is None:
         train = generated_data(6000, seed)
         test = generated_data(1000, seed + 1)
-        return (*train, *test, "GENERATED stand-in data (Fashion-MNIST not found)")
+        return (*train, *test, "GENERATED stand-in data (Fashion-MNIST not found)", None)
     return (read_idx(folder, "train-images-idx3-ubyte"), read_idx(folder, "train-labels-idx1-ubyte"),
             read_idx(folder, "t10k-images-idx3-ubyte"), read_idx(folder, "t10k-labels-idx1-ubyte"),
-            f"Fashion-MNIST from '{folder}'" if folder == DEBIAN_FASHION_MNIST else f"IDX files from '{folder}'")
+            f"Fashion-MNIST from '{folder}'" if folder == DEBIAN_FASHION_MNIST else f"IDX files from '{folder}'",
+            os.path.abspath(folder))
 
 
 def to_input(images, spec):
@@ -126,7 +128,7 @@ def worker(rank, world_size, args):
 
 def train(rank, world_size, args):
     spec, model, key_count = build_model(args.model_dir)
-    train_images, train_labels, test_images, test_labels, described = load_data(args.data, args.seed)
+    train_images, train_labels, test_images, test_labels, described, folder = load_data(args.data, args.seed)
     if rank == 0:
         say(f"{spec['network']}: model = {spec['constructor']}" + "".join("; " + e for e in spec["edits"]))
         say(f"initial.pt loaded strictly into it ({key_count} tensors)")
@@ -166,10 +168,10 @@ def train(rank, world_size, args):
     dist.barrier()
 
     if rank == 0:
-        save_results(model, spec, test_images, test_labels, world_size, args, seconds)
+        save_results(model, spec, test_images, test_labels, folder, world_size, args, seconds)
 
 
-def save_results(model, spec, test_images, test_labels, world_size, args, seconds):
+def save_results(model, spec, test_images, test_labels, folder, world_size, args, seconds):
     model.eval()
     count = len(test_labels) if args.test_count == 0 else min(args.test_count, len(test_labels))
     correct = 0
@@ -192,7 +194,7 @@ def save_results(model, spec, test_images, test_labels, world_size, args, second
             "world_size": world_size, "steps": args.steps, "batch_size_per_rank": args.batch_size,
             "train_seconds": round(seconds, 1),
             "input_shape": list(reference_input.shape), "logits_shape": list(reference_logits.shape),
-            "test_images": count, "test_correct": correct,
+            "data": folder, "test_images": count, "test_correct": correct,
         }, f, indent=1)
     say(f"rank 0: {args.steps} steps in {seconds:.1f} s; test accuracy {100.0 * correct / count:.2f}% "
         f"({correct}/{count}); wrote trained.pt and the reference logits to '{args.model_dir}'")
