@@ -112,7 +112,7 @@ public sealed class TorchvisionPortabilityPythonTests
             string name = cases[i].Name;
             var python = results.RootElement.GetProperty(name);
             var pythonKeys = python.GetProperty("keys").EnumerateArray()
-                .Select(k => new ReferenceKey(k[0].GetString()!, k[1].EnumerateArray().Select(d => d.GetInt64()).ToArray(), string.Empty))
+                .Select(k => new ReferenceKey(k[0].GetString()!, k[1].EnumerateArray().Select(d => d.GetInt64()).ToArray(), k[2].GetString()!))
                 .ToList();
             var (keys, logits, logitsShape) = expected[name];
             if (ReferenceHarness.DescribeKeyDifference(pythonKeys, keys) is { } difference)

@@ -6,7 +6,7 @@ Reads CASES_JSON, a list of cases written by the .NET test, each
    "weights": a torch.save(state_dict) file written by .NET, "input": raw little-endian float32, "input_shape": [...]}
 and for each case runs the code, lists the state_dict keys with their shapes, loads the .NET weights STRICTLY and
 writes the eval-mode logits for the input to "<input>.logits.f32". Writes the findings to OUT_JSON:
-  {name: {"keys": [[key, [shape...]], ...], "load_error": null or the message, "logits_shape": [...]}}
+  {name: {"keys": [[key, [shape...], dtype], ...], "load_error": null or the message, "logits_shape": [...]}}
 
 Usage: torchvision_portability.py CASES_JSON OUT_JSON
 """
@@ -28,7 +28,7 @@ def main():
         exec(case["python"], namespace)
         model = namespace["model"]
         state = model.state_dict()
-        result = {"keys": [[k, list(v.shape)] for k, v in state.items()], "load_error": None, "logits_shape": None}
+        result = {"keys": [[k, list(v.shape), str(v.dtype).replace("torch.", "")] for k, v in state.items()], "load_error": None, "logits_shape": None}
         try:
             model.load_state_dict(torch.load(case["weights"]), strict=True)
         except RuntimeError as e:
