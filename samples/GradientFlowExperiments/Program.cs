@@ -181,12 +181,15 @@ static IdentityTermReport IdentityTermAtInit(ResNet network)
     Tensor? stemOutput = null;
     using (network.Blocks[0].Module.RegisterForwardPreHook((_, input) =>
     {
+        // The network's forward disposes its intermediates: keep a copy outside its dispose scope.
         stemOutput = input.detach().clone();
+        stemOutput.DetachFromDisposeScope();
         return null;
     }))
     using (torch.no_grad())
         network.call(images);
-    return IdentityTerm.Measure(network.Blocks.Select(b => b.Module).ToList(), stemOutput!);
+    using var x0 = stemOutput!;
+    return IdentityTerm.Measure(network.Blocks.Select(b => b.Module).ToList(), x0);
 }
 
 internal sealed record Measurement(double FirstWeight, double LastWeight, double BlockRatio, GradientFlowStep Step)
