@@ -215,6 +215,7 @@ public static class GradientFlowSample
             string dataName = data.IsSynthetic ? "GENERATED images (Fashion-MNIST not found)" : "Fashion-MNIST";
             output.WriteLine();
             output.Write(Claim(settings, dataName));
+            output.WriteLine();
 
             var measurements = new List<NetworkMeasurement>();
             var plan = (from activation in settings.Activations from batchNorm in norms from depth in settings.Depths from kind in Enum.GetValues<NetworkKind>() select (activation, batchNorm, depth, kind)).ToList();
@@ -261,8 +262,8 @@ public static class GradientFlowSample
             WriteCsv(measurements, csv, blocksCsv);
             GradientFlowPlot.SavePanelsPng(Panels(settings.Activations, norms, settings.Depths, summaries), png, new GradientFlowPanelOptions
             {
-                Title = string.Create(CultureInfo.InvariantCulture, $"||dL/dx|| at each block's input at initialisation: {dataName}, batch {settings.Batch}, median of seeds {seeds[0]}-{seeds[^1]}"),
-                Caption = "colour: plain twin / pre-activation residual / post-activation (v1) residual; line style: depth. Written by samples/GradientFlow.",
+                Title = string.Create(CultureInfo.InvariantCulture, $"||dL/dx|| at each block's input at initialisation: {dataName}, batches of {settings.Batch}, {(seeds.Length == 1 ? $"seed {seeds[0]}" : $"median of seeds {seeds[0]}-{seeds[^1]}")}"),
+                Caption = "Colour: network; line style: depth. Norms that underflow to 0 in fp32 (below about 1e-20) are not drawn. Numbers: the table and CSV of samples/GradientFlow.",
                 XLabel = "block (0 = next to the input)",
                 YLabel = "||dL/dx|| (log scale)",
             });
