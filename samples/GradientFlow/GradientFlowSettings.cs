@@ -68,11 +68,16 @@ public sealed class GradientFlowSettings : CommandSettings
     [DefaultValue(2)]
     public int Probes { get; init; } = 2;
 
-    /// <summary>CPU threads.</summary>
+    /// <summary>CPU threads (0: all cores).</summary>
+    /// <remarks>
+    /// Default 1: the convolutions are small (16 images, 16 to 64 channels), so a second thread costs more in
+    /// synchronisation than it brings. Measured on the 2-core machine under load: 1 thread 33.8 s of CPU for the
+    /// default run, 2 threads 303.6 s (docs/gradient-flow.md).
+    /// </remarks>
     [CommandOption("--threads <N>")]
     [Description("CPU threads for TorchSharp; 0 for all cores.")]
-    [DefaultValue(0)]
-    public int Threads { get; init; }
+    [DefaultValue(1)]
+    public int Threads { get; init; } = 1;
 
     /// <summary>Fashion-MNIST folder.</summary>
     [CommandOption("--data <DIR>")]
