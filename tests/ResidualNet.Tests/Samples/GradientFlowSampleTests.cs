@@ -1,7 +1,9 @@
 using System;
 using System.Collections.Generic;
 using System.IO;
+using System.Globalization;
 using System.Linq;
+using System.Runtime.CompilerServices;
 using System.Threading;
 using FluentAssertions;
 using ResidualNet.Blocks;
@@ -207,6 +209,30 @@ public sealed class GradientFlowSampleTests(ITestOutputHelper log) : IDisposable
         r.Code.Should().Be(0);
         r.Out.Should().Contain("--depths").And.Contain("--seeds").And.Contain("--probes").And.Contain("--quick");
     }
+
+    [Fact]
+    public void ThePageQuotesTheCommittedRunAndItsTableFollowsFromItsCsv()
+    {
+        string output = File.ReadAllText(RepositoryFile("docs/results/gradient-flow/output.txt")).TrimEnd('\n');
+        File.ReadAllText(RepositoryFile("docs/gradient-flow.md")).Should().Contain(output, "the page pastes the committed run's output");
+
+        // Every printed median gain per block is the median over seeds of the CSV's gain_per_block.
+        var rows = File.ReadAllLines(RepositoryFile("docs/results/gradient-flow/gradient-flow.csv")).Skip(1).Select(l => l.Split(',')).ToList();
+        rows.Should().HaveCount(180, "5 seeds x 2 activations x 2 norms x 3 depths x 3 networks");
+        var lines = output.Split('\n');
+        foreach (var group in rows.GroupBy(r => (Activation: r[0], Norm: r[1], Depth: r[2], Kind: r[4])))
+        {
+            string median = SeedSummary.Median(group.Select(r => double.Parse(r[6], CultureInfo.InvariantCulture))).ToString("0.000", CultureInfo.InvariantCulture);
+            string panel = $"{group.Key.Activation}, {(group.Key.Norm == "bn" ? "BatchNorm" : "no normalisation")}";
+            string row = lines.SkipWhile(l => l != panel).First(l => l.StartsWith($"{group.Key.Depth,5} ", StringComparison.Ordinal));
+            var cells = row.Split('|');
+            int column = group.Key.Kind switch { "Plain" => 1, "Residual" => 2, _ => 3 };
+            cells[column].Trim().Should().StartWith(median, $"{panel}, depth {group.Key.Depth}, {group.Key.Kind}");
+        }
+    }
+
+    private static string RepositoryFile(string relative, [CallerFilePath] string path = "")
+        => Path.Combine(Path.GetDirectoryName(path)!, "..", "..", "..", relative);
 
     [Fact]
     public void MissingOrCorruptDataIsOneLine()
