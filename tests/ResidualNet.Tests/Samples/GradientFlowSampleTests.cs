@@ -115,12 +115,14 @@ public sealed class GradientFlowSampleTests(ITestOutputHelper log) : IDisposable
     }
 
     [Fact]
-    public void MeasurementsAreDeterministicForAGivenSeed()
+    public void MeasurementsAreDeterministicForAGivenSeedAndLeakNothing()
     {
         using var data = FashionMnist.CreateSynthetic(32, 8, seed: 5);
         using var batch = data.Train.RandomSubset(8, 1);
         var first = GradientFlowSample.Measure(NetworkKind.Residual, "relu", true, 20, batch.Images, batch.Labels, seed: 4, probes: 1);
+        long live = TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount;
         var second = GradientFlowSample.Measure(NetworkKind.Residual, "relu", true, 20, batch.Images, batch.Labels, seed: 4, probes: 1);
+        TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount.Should().Be(live, "a measurement leaves no tensor behind");
         second.InputGradientNorms.Should().Equal(first.InputGradientNorms);
         second.IdentityGain.Should().Be(first.IdentityGain);
         var other = GradientFlowSample.Measure(NetworkKind.Residual, "relu", true, 20, batch.Images, batch.Labels, seed: 5, probes: 1);
