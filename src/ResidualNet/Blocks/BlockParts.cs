@@ -218,33 +218,4 @@ internal static class BlockParts
                 break;
         }
     }
-
-    /// <summary>
-    /// The state dict in PyTorch's order: each module's own parameters, then its persistent buffers, then its
-    /// children in registration order (TorchSharp 0.107 lists every parameter of the tree before any buffer).
-    /// </summary>
-    internal static Dictionary<string, Tensor> StateDictInPyTorchOrder(nn.Module module, Dictionary<string, Tensor>? destination, string? prefix)
-    {
-        destination ??= new Dictionary<string, Tensor>();
-        Collect(module, destination, string.IsNullOrEmpty(prefix) ? string.Empty : prefix + ".");
-        return destination;
-    }
-
-    private static void Collect(nn.Module module, Dictionary<string, Tensor> destination, string prefix)
-    {
-        foreach (var (name, parameter) in module.named_parameters(recurse: false))
-        {
-            destination.TryAdd(prefix + name, parameter);
-        }
-
-        foreach (var (name, buffer) in module.named_buffers(recurse: false, include_nonpersistent: false))
-        {
-            destination.TryAdd(prefix + name, buffer);
-        }
-
-        foreach (var (name, child) in module.named_children())
-        {
-            Collect(child, destination, prefix + name + ".");
-        }
-    }
 }

@@ -54,7 +54,7 @@ public abstract class ResidualBlockBase : nn.Module<Tensor, Tensor>, IResidualBl
     /// <param name="destination">Dictionary to add to; a new one when null.</param>
     /// <param name="prefix">Key prefix (joined with a dot); none when null or empty.</param>
     public override Dictionary<string, Tensor> state_dict(Dictionary<string, Tensor>? destination = null, string? prefix = null)
-        => BlockParts.StateDictInPyTorchOrder(this, destination, prefix);
+        => StateDictOrder.InPyTorchOrder(this, destination, prefix);
 
     /// <summary>Applies <see cref="BlockOptions.ZeroInitLastNorm"/> when it is set.</summary>
     /// <summary>

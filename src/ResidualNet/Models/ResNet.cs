@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Linq;
 using ResidualNet.Blocks;
+using ResidualNet.Layers;
 using ResidualNet.Performance;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -255,7 +256,7 @@ public sealed class ResNet : nn.Module<Tensor, Tensor>, IBatchNormFoldable
     /// <param name="destination">Dictionary to add to; a new one when null.</param>
     /// <param name="prefix">Key prefix (joined with a dot); none when null or empty.</param>
     public override Dictionary<string, Tensor> state_dict(Dictionary<string, Tensor>? destination = null, string? prefix = null)
-        => BlockParts.StateDictInPyTorchOrder(this, destination, prefix);
+        => StateDictOrder.InPyTorchOrder(this, destination, prefix);
 
     /// <summary>Logits <c>(N, NumClasses)</c>, or the last feature map when the head is <see cref="HeadKind.None"/>.</summary>
     /// <param name="input">A batch <c>(N, InputChannels, H, W)</c>.</param>

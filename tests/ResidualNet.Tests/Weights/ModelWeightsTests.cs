@@ -2,6 +2,7 @@ using System;
 using System.IO;
 using System.Linq;
 using FluentAssertions;
+using ResidualNet.Layers;
 using ResidualNet.Weights;
 using TorchSharp;
 using Xunit;
