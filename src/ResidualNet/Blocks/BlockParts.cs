@@ -123,19 +123,17 @@ internal static class BlockParts
         if (input.Dimensions != 4)
         {
             throw new ArgumentException(
-                $"{owner} expects a 4-D input (batch, channels, height, width); got rank {input.Dimensions} with shape {ShapeText(input)}.",
+                $"{owner} expects a 4-D input (batch, channels, height, width); got rank {input.Dimensions} with shape {ShapeText.Of(input)}.",
                 nameof(input));
         }
 
         if (input.size(1) != channels)
         {
             throw new ArgumentException(
-                $"{owner} expects {channels} input channels; got {input.size(1)} (input shape {ShapeText(input)}).",
+                $"{owner} expects {channels} input channels; got {input.size(1)} (input shape {ShapeText.Of(input)}).",
                 nameof(input));
         }
     }
-
-    internal static string ShapeText(Tensor t) => "[" + string.Join(", ", t.shape) + "]";
 
     /// <summary>
     /// torchvision's initialisation: convolutions kaiming-normal (fan_out, ReLU gain) with zero bias,

@@ -87,7 +87,7 @@ public static class IdentityTerm
             var next = blocks[l].call(x);
             if (!next.shape.SequenceEqual(x.shape))
                 throw new ArgumentException(
-                    $"Block {l} changes the shape from [{string.Join(", ", x.shape)}] to [{string.Join(", ", next.shape)}]; the identity term needs shape-preserving blocks.",
+                    $"Block {l} changes the shape from {ShapeText.Of(x)} to {ShapeText.Of(next)}; the identity term needs shape-preserving blocks.",
                     nameof(blocks));
             x = next;
         }
