@@ -2,7 +2,6 @@ using System;
 using System.Collections.Generic;
 using System.Linq;
 using ResidualNet.Layers;
-using ResidualNet.Performance;
 using TorchSharp.Modules;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -94,13 +93,13 @@ public abstract class ResidualBlockBase : nn.Module<Tensor, Tensor>, IResidualBl
 
         foreach (var (conv, norm) in pairs)
         {
-            BatchNormFolding.Fold(conv, (BatchNorm2d)norm);
+            ConvBatchNorm.Fold(conv, (BatchNorm2d)norm);
         }
 
         int folded = pairs.Count;
-        if (Shortcut is { } shortcut)
+        if (Shortcut is Sequential shortcut)
         {
-            folded += BatchNormFolding.CountFoldedPairs(shortcut);
+            folded += ConvBatchNorm.FoldAdjacentPairs(shortcut);
         }
 
         IsBatchNormFolded = true;

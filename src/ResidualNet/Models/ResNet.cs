@@ -197,7 +197,7 @@ public sealed class ResNet : nn.Module<Tensor, Tensor>, IBatchNormFoldable
     /// <summary>
     /// Folds every BatchNorm that follows a convolution (stem and blocks, see
     /// <see cref="ResidualBlockBase.FoldBatchNorm"/>) into it, for inference only; the folded BatchNorms are no
-    /// longer called. Called by <see cref="BatchNormFolding.FoldBatchNorms{TModule}"/>.
+    /// longer called. Called by <see cref="Performance.BatchNormFolding.FoldBatchNorms{TModule}"/>.
     /// </summary>
     /// <returns>The number of convolution + BatchNorm pairs folded.</returns>
     /// <exception cref="InvalidOperationException">The network is in training mode.</exception>
@@ -215,13 +215,13 @@ public sealed class ResNet : nn.Module<Tensor, Tensor>, IBatchNormFoldable
             Conv2d? last = _conv1 as Conv2d;
             if (_conv1 is Sequential deep)
             {
-                folded += BatchNormFolding.CountFoldedPairs(deep);
+                folded += ConvBatchNorm.FoldAdjacentPairs(deep);
                 last = deep.children().LastOrDefault() as Conv2d;
             }
 
             if (last is not null)
             {
-                BatchNormFolding.Fold(last, bn);
+                ConvBatchNorm.Fold(last, bn);
                 _stemFolded = true;
                 folded++;
             }
@@ -229,7 +229,7 @@ public sealed class ResNet : nn.Module<Tensor, Tensor>, IBatchNormFoldable
 
         foreach (var info in _blocks)
         {
-            folded += info.Module is IBatchNormFoldable foldable ? foldable.FoldBatchNorm() : BatchNormFolding.CountFoldedPairs(info.Module);
+            folded += ((IBatchNormFoldable)info.Module).FoldBatchNorm();
         }
 
         return folded;

@@ -2,6 +2,7 @@ using System;
 using System.Linq;
 using FluentAssertions;
 using ResidualNet.Blocks;
+using ResidualNet.Layers;
 using ResidualNet.Models;
 using ResidualNet.Performance;
 using TorchSharp;
@@ -109,7 +110,7 @@ public class LibraryFoldingAndCheckpointingTests
         var x = randn(2, 3, 32, 32);
         var expected = model.call(x).detach();
 
-        BatchNormFolding.CountFoldedPairs(model).Should().Be(expectedPairs);
+        BatchNormFolding.FoldAndCountPairs(model).Should().Be(expectedPairs);
 
         model.IsBatchNormFolded.Should().BeTrue();
         RelativeDifference(model.call(x), expected).Should().BeLessThan(1e-5);
