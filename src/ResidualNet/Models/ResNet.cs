@@ -3,7 +3,6 @@ using System.Collections.Generic;
 using System.Linq;
 using ResidualNet.Blocks;
 using ResidualNet.Layers;
-using ResidualNet.Performance;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -322,7 +321,7 @@ public sealed class ResNet : nn.Module<Tensor, Tensor>, IBatchNormFoldable
                 segment.train(training);
             }
 
-            y = Performance.Checkpointing.Run(segment, y);
+            y = Layers.Checkpointing.Run(segment, y);
         }
 
         return y;
