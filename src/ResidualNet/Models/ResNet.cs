@@ -56,9 +56,9 @@ public sealed class ResNet : nn.Module<Tensor, Tensor>, IBatchNormFoldable
         {
             long half = width / 2;
             _conv1 = nn.Sequential(
-                BlockParts.Conv3x3(options.InputChannels, half, stride: 2), block.Norm.Create(half), block.Activation.Create(),
-                BlockParts.Conv3x3(half, half), block.Norm.Create(half), block.Activation.Create(),
-                BlockParts.Conv3x3(half, width));
+                Convolutions.Conv3x3(options.InputChannels, half, stride: 2), block.Norm.Create(half), block.Activation.Create(),
+                Convolutions.Conv3x3(half, half), block.Norm.Create(half), block.Activation.Create(),
+                Convolutions.Conv3x3(half, width));
         }
         else if (options.Stem == StemKind.ImageNet)
         {
@@ -66,7 +66,7 @@ public sealed class ResNet : nn.Module<Tensor, Tensor>, IBatchNormFoldable
         }
         else
         {
-            _conv1 = BlockParts.Conv3x3(options.InputChannels, width);
+            _conv1 = Convolutions.Conv3x3(options.InputChannels, width);
         }
 
         if (!(options.Stem == StemKind.Cifar && preActFirst))
@@ -108,7 +108,12 @@ public sealed class ResNet : nn.Module<Tensor, Tensor>, IBatchNormFoldable
                 var blockOptions = rate == stageBlock.DropPathRate && blockDilation == stageBlock.Dilation
                     ? stageBlock
                     : stageBlock with { DropPathRate = rate, Dilation = checked((int)blockDilation) };
-                modules[b] = ResidualBlocks.Create(stage.Kind, inChannels, stage.Planes, b == 0 ? stride : 1, blockOptions, initialize: false);
+                using (Initialization.DeferBlocks())
+                {
+                    // The network initialises every block below, in its own order: the block skips its own.
+                    modules[b] = ResidualBlocks.Create(stage.Kind, inChannels, stage.Planes, b == 0 ? stride : 1, blockOptions);
+                }
+
                 blocks.Add(new BlockInfo($"layer{s + 1}.{b}", s, b, modules[b]));
                 inChannels = stage.OutChannels;
             }
@@ -240,7 +245,7 @@ public sealed class ResNet : nn.Module<Tensor, Tensor>, IBatchNormFoldable
     /// </summary>
     public void ResetParameters()
     {
-        BlockParts.Initialize(this);
+        Initialization.Initialize(this);
         foreach (var info in _blocks)
         {
             if (info.Module is ResidualBlockBase block)
@@ -262,7 +267,7 @@ public sealed class ResNet : nn.Module<Tensor, Tensor>, IBatchNormFoldable
     /// <exception cref="ArgumentException">The input is not 4-D or has the wrong number of channels.</exception>
     public override Tensor forward(Tensor input)
     {
-        BlockParts.CheckInput(input, Options.InputChannels, nameof(ResNet));
+        ModuleInput.CheckBatch(input, Options.InputChannels, nameof(ResNet));
         using var scope = torch.NewDisposeScope();
         var y = Stem(input);
         for (int s = 0; s < _stages.Length; s++)
@@ -283,7 +288,7 @@ public sealed class ResNet : nn.Module<Tensor, Tensor>, IBatchNormFoldable
     /// <exception cref="ArgumentException">The input is not 4-D or has the wrong number of channels.</exception>
     public IReadOnlyList<Tensor> ForwardFeatures(Tensor input)
     {
-        BlockParts.CheckInput(input, Options.InputChannels, nameof(ResNet));
+        ModuleInput.CheckBatch(input, Options.InputChannels, nameof(ResNet));
         using var scope = torch.NewDisposeScope();
         var features = new Tensor[_stages.Length];
         var y = Stem(input);
