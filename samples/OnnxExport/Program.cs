@@ -52,7 +52,7 @@ try
     }
 
     using ResNet model = classifyModel is null
-        ? ModelRegistry.Default.Create(modelName, o => o with { InputChannels = inputChannels, NumClasses = classes })
+        ? new ResNet(ModelRegistry.Default.GetOptions(modelName) with { InputChannels = inputChannels, NumClasses = classes })
         : ResidualNet.Samples.Classify.Models.Create(classifyModel);
     modelName = classifyModel ?? modelName;
     if (weights is null)

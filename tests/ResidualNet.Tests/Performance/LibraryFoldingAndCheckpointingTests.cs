@@ -86,7 +86,7 @@ public class LibraryFoldingAndCheckpointingTests
     {
         using var scope = NewDisposeScope();
         manual_seed(5);
-        var model = ModelRegistry.Default.Create("preact_resnet18", o => o with { NumClasses = 10 });
+        var model = new ResidualNet.Models.ResNet(ModelRegistry.Default.GetOptions("preact_resnet18") with { NumClasses = 10 });
         BatchNormFoldingTests.RandomizeBatchNorms(model);
         model.eval();
         var x = randn(1, 3, 32, 32);
