@@ -54,6 +54,21 @@ public sealed record GradientFlowPlotOptions
 
     /// <summary>Label of the vertical (log) axis. Default "gradient norm (log scale)".</summary>
     public string YLabel { get; init; } = "gradient norm (log scale)";
+
+    /// <summary>Checks every value; every method that takes these options calls it first.</summary>
+    /// <exception cref="ArgumentException">A value is out of range; the exception names the property and the message gives the value.</exception>
+    public void Validate()
+    {
+        if (Width < 100)
+        {
+            throw new ArgumentOutOfRangeException(nameof(Width), Width, $"Width must be at least 100 pixels; got {Width}.");
+        }
+
+        if (Height < 100)
+        {
+            throw new ArgumentOutOfRangeException(nameof(Height), Height, $"Height must be at least 100 pixels; got {Height}.");
+        }
+    }
 }
 
 /// <summary>One panel of <see cref="GradientFlowPlot.SavePanelsPng"/>: a title and the series drawn in it.</summary>
@@ -84,6 +99,26 @@ public sealed record GradientFlowPanelOptions
 
     /// <summary>Label of every panel's vertical (log) axis. Default "gradient norm (log scale)".</summary>
     public string YLabel { get; init; } = "gradient norm (log scale)";
+
+    /// <summary>Checks every value; every method that takes these options calls it first.</summary>
+    /// <exception cref="ArgumentException">A value is out of range; the exception names the property and the message gives the value.</exception>
+    public void Validate()
+    {
+        if (Columns < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(Columns), Columns, $"Columns must be at least 1; got {Columns}.");
+        }
+
+        if (PanelWidth < 200)
+        {
+            throw new ArgumentOutOfRangeException(nameof(PanelWidth), PanelWidth, $"PanelWidth must be at least 200 pixels; got {PanelWidth}.");
+        }
+
+        if (PanelHeight < 200)
+        {
+            throw new ArgumentOutOfRangeException(nameof(PanelHeight), PanelHeight, $"PanelHeight must be at least 200 pixels; got {PanelHeight}.");
+        }
+    }
 }
 
 /// <summary>PNG plots of gradient norm against depth, several runs overlaid, log y-axis (ScottPlot).</summary>
@@ -100,10 +135,7 @@ public static class GradientFlowPlot
         ArgumentNullException.ThrowIfNull(series);
         ArgumentException.ThrowIfNullOrEmpty(path);
         options ??= new GradientFlowPlotOptions();
-        if (options.Width < 100)
-            throw new ArgumentOutOfRangeException(nameof(options), options.Width, $"Width must be at least 100 pixels; got {options.Width}.");
-        if (options.Height < 100)
-            throw new ArgumentOutOfRangeException(nameof(options), options.Height, $"Height must be at least 100 pixels; got {options.Height}.");
+        options.Validate();
         var list = series.ToList();
         if (list.Count == 0)
             throw new ArgumentException("At least one series is needed; got 0.", nameof(series));
@@ -164,10 +196,7 @@ public static class GradientFlowPlot
         ArgumentNullException.ThrowIfNull(panels);
         ArgumentException.ThrowIfNullOrEmpty(path);
         options ??= new GradientFlowPanelOptions();
-        if (options.Columns < 1)
-            throw new ArgumentOutOfRangeException(nameof(options), options.Columns, $"Columns must be at least 1; got {options.Columns}.");
-        if (options.PanelWidth < 200 || options.PanelHeight < 200)
-            throw new ArgumentOutOfRangeException(nameof(options), $"{options.PanelWidth} x {options.PanelHeight}", $"A panel must be at least 200 x 200 pixels; got {options.PanelWidth} x {options.PanelHeight}.");
+        options.Validate();
         var list = panels.ToList();
         if (list.Count == 0)
             throw new ArgumentException("At least one panel is needed; got 0.", nameof(panels));

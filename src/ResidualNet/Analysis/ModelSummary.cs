@@ -116,10 +116,7 @@ public sealed class ModelSummary
         ArgumentNullException.ThrowIfNull(module);
         ArgumentNullException.ThrowIfNull(input);
         options ??= ModelSummaryOptions.Default;
-        if (options.Depth < 1)
-        {
-            throw new ArgumentOutOfRangeException(nameof(options), options.Depth, $"ModelSummaryOptions.Depth must be at least 1; received {options.Depth}.");
-        }
+        options.Validate();
 
         // The module tree, depth first, with paths (a module reachable twice keeps its first path).
         var nodes = new List<(string Path, int Depth, nn.Module Module)>();

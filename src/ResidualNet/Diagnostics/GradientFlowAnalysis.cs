@@ -32,12 +32,24 @@ public sealed record GradientFlowThresholds
     /// <summary>Which norms form the profile. Default <see cref="GradientProfileSource.BlockInputs"/>.</summary>
     public GradientProfileSource Source { get; init; } = GradientProfileSource.BlockInputs;
 
-    internal void Validate()
+    /// <summary>Checks every value; every method that takes these options calls it first.</summary>
+    /// <exception cref="ArgumentException">A value is out of range; the exception names the property and the message gives the value.</exception>
+    public void Validate()
     {
         if (!(VanishingRatio > 0) || double.IsInfinity(VanishingRatio))
+        {
             throw new ArgumentOutOfRangeException(nameof(VanishingRatio), VanishingRatio, $"VanishingRatio must be positive and finite; got {VanishingRatio}.");
+        }
+
         if (!(ExplodingRatio > VanishingRatio) || double.IsInfinity(ExplodingRatio))
+        {
             throw new ArgumentOutOfRangeException(nameof(ExplodingRatio), ExplodingRatio, $"ExplodingRatio must be finite and above VanishingRatio ({VanishingRatio}); got {ExplodingRatio}.");
+        }
+
+        if (!Enum.IsDefined(Source))
+        {
+            throw new ArgumentOutOfRangeException(nameof(Source), Source, $"Source must be a defined GradientProfileSource; got {Source}.");
+        }
     }
 }
 
@@ -87,6 +99,7 @@ public static class GradientFlowAnalysis
     {
         ArgumentNullException.ThrowIfNull(step);
         thresholds ??= new GradientFlowThresholds();
+        thresholds.Validate();
         if (thresholds.Source == GradientProfileSource.BlockInputs)
         {
             var blocks = step.Blocks.Where(b => b.InputGradientNorm is not null).ToList();

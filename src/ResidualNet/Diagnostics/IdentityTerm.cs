@@ -17,6 +17,16 @@ public sealed record IdentityTermOptions
 
     /// <summary>Seed of the generator that draws the probes (standard normal). Default 0.</summary>
     public ulong Seed { get; init; }
+
+    /// <summary>Checks every value; every method that takes these options calls it first.</summary>
+    /// <exception cref="ArgumentException">A value is out of range; the exception names the property and the message gives the value.</exception>
+    public void Validate()
+    {
+        if (Samples < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(Samples), Samples, $"Samples must be at least 1; got {Samples}.");
+        }
+    }
 }
 
 /// <summary>How far dx_L/dx_l is from the identity, for one starting block l.</summary>
@@ -72,8 +82,7 @@ public static class IdentityTerm
         ArgumentNullException.ThrowIfNull(blocks);
         ArgumentNullException.ThrowIfNull(input);
         options ??= new IdentityTermOptions();
-        if (options.Samples < 1)
-            throw new ArgumentOutOfRangeException(nameof(options), options.Samples, $"IdentityTermOptions.Samples must be at least 1; got {options.Samples}.");
+        options.Validate();
         if (blocks.Count == 0)
             throw new ArgumentException("The stack holds no block (blocks.Count = 0).", nameof(blocks));
 
@@ -141,8 +150,7 @@ public static class IdentityTerm
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(input);
         options ??= new IdentityTermOptions();
-        if (options.Samples < 1)
-            throw new ArgumentOutOfRangeException(nameof(options), options.Samples, $"IdentityTermOptions.Samples must be at least 1; got {options.Samples}.");
+        options.Validate();
         if (model is not Module<Tensor, Tensor> runnable)
             throw new ArgumentException($"The model must be a Module<Tensor, Tensor>; got {model.GetType().Name}.", nameof(model));
 

@@ -198,14 +198,7 @@ public static class ModelWeights
     private static WeightsLoadOptions CheckOptions(WeightsLoadOptions? options)
     {
         options ??= WeightsLoadOptions.Default;
-        CheckFormat(options.Format);
-        if (options.SkipClassifier && string.IsNullOrEmpty(options.ClassifierPrefix))
-        {
-            throw new ArgumentException(
-                $"ClassifierPrefix must be a non-empty state_dict prefix when SkipClassifier is true (received '{options.ClassifierPrefix}'); an empty prefix would skip every key.",
-                nameof(options));
-        }
-
+        options.Validate();
         return options;
     }
 

@@ -257,7 +257,7 @@ public class ModelWeightsTests
         ModelWeights.Save(module, folder.File("w.bin"));
 
         FluentActions.Invoking(() => ModelWeights.Load(module, folder.File("w.bin"), new WeightsLoadOptions { SkipClassifier = true, ClassifierPrefix = "" }))
-            .Should().Throw<ArgumentException>().Where(e => e.ParamName == "options" && e.Message.Contains("received ''"));
+            .Should().Throw<ArgumentException>().Where(e => e.ParamName == "ClassifierPrefix" && e.Message.Contains("got ''"));
     }
 
     [Theory]
