@@ -79,7 +79,7 @@ public static class ModelWeights
         string fullPath = CheckExistingFile(path, nameof(path));
 
         using var scope = torch.NewDisposeScope();
-        var source = WeightsSource.Open(fullPath, options.Format, nameof(path));
+        var source = WeightsSource.Open(fullPath, options.Format);
         var state = module.state_dict();
         var comparison = CompareCore(source, state, options);
         if (comparison.ShapeMismatches.Count > 0
@@ -113,7 +113,7 @@ public static class ModelWeights
         options = CheckOptions(options);
         string fullPath = CheckExistingFile(path, nameof(path));
         using var scope = torch.NewDisposeScope();
-        var source = WeightsSource.Open(fullPath, options.Format, nameof(path));
+        var source = WeightsSource.Open(fullPath, options.Format);
         return CompareCore(source, module.state_dict(), options);
     }
 
@@ -131,7 +131,7 @@ public static class ModelWeights
         CheckFormat(format);
         string fullPath = CheckExistingFile(path, nameof(path));
         using var scope = torch.NewDisposeScope();
-        return WeightsSource.Open(fullPath, format, nameof(path)).Entries;
+        return WeightsSource.Open(fullPath, format).Entries;
     }
 
     /// <summary>Detects a weights file's format from its first bytes.</summary>
@@ -140,7 +140,7 @@ public static class ModelWeights
     /// <exception cref="FileNotFoundException">The file does not exist.</exception>
     /// <exception cref="WeightsFileException">The file is empty or in PyTorch's unsupported legacy format.</exception>
     public static WeightsFormat DetectFormat(string path) =>
-        WeightsSource.Detect(CheckExistingFile(path, nameof(path)), nameof(path));
+        WeightsSource.Detect(CheckExistingFile(path, nameof(path)));
 
     private static WeightsComparison CompareCore(WeightsSource source, Dictionary<string, Tensor> state, WeightsLoadOptions options)
     {

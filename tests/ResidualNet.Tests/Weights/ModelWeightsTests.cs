@@ -373,10 +373,10 @@ public class ModelWeightsTests
 
         var error = FluentActions.Invoking(() => ModelWeights.Load(module, path)).Should().Throw<WeightsFileException>(description).Which;
 
-        error.Should().BeAssignableTo<ArgumentException>();
-        error.ParamName.Should().Be("path");
+        error.Should().BeAssignableTo<CorruptFileException>().And.BeAssignableTo<IOException>();
         error.FilePath.Should().Be(path);
-        error.Message.Should().Contain(path).And.Contain(expected);
+        error.Message.Should().Be($"The file '{path}' cannot be read as {error.Format} weights: {error.Reason}");
+        error.Message.Should().Contain(expected);
     }
 
     [Fact]
