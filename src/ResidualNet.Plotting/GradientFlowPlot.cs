@@ -138,7 +138,9 @@ public static class GradientFlowPlot
         options.Validate();
         var list = series.ToList();
         if (list.Count == 0)
+        {
             throw new ArgumentException("At least one series is needed; got 0.", nameof(series));
+        }
 
         using var plot = new Plot();
         double minDecade = double.MaxValue, maxDecade = double.MinValue;
@@ -149,7 +151,10 @@ public static class GradientFlowPlot
                 .Where(p => p.norm > 0 && double.IsFinite(p.norm))
                 .ToList();
             if (points.Count == 0)
+            {
                 throw new ArgumentException($"Series '{s.Label}' has no positive finite norm ({s.Norms.Count} values).", nameof(series));
+            }
+
             var xs = points.Select(p => (double)p.depth).ToArray();
             var ys = points.Select(p => Math.Log10(p.norm)).ToArray();
             var scatter = plot.Add.Scatter(xs, ys);
@@ -176,7 +181,10 @@ public static class GradientFlowPlot
 
         var folder = Path.GetDirectoryName(Path.GetFullPath(path));
         if (!string.IsNullOrEmpty(folder))
+        {
             Directory.CreateDirectory(folder);
+        }
+
         plot.SavePng(path, options.Width, options.Height);
     }
 
@@ -199,11 +207,16 @@ public static class GradientFlowPlot
         options.Validate();
         var list = panels.ToList();
         if (list.Count == 0)
+        {
             throw new ArgumentException("At least one panel is needed; got 0.", nameof(panels));
+        }
+
         foreach (var panel in list)
         {
             if (panel.Series.Count == 0)
+            {
                 throw new ArgumentException($"Panel '{panel.Title}' has no series.", nameof(panels));
+            }
         }
 
         var allSeries = list.SelectMany(p => p.Series).ToList();
@@ -233,7 +246,9 @@ public static class GradientFlowPlot
         }
 
         using (var title = TextStrip(options.Title, 20, bold: true))
+        {
             Draw(title, 0, 0, width, titleHeight);
+        }
 
         // One legend for all panels, one row each: a colour per colour group (and the ungrouped series), a line pattern per pattern group.
         var colorItems = colorGroups.Select(g => new LegendItem { LabelText = g, LineColor = palette.GetColor(colorGroups.IndexOf(g)), LineWidth = 3 })
@@ -274,7 +289,10 @@ public static class GradientFlowPlot
                 var s = panel.Series[i];
                 var points = s.Norms.Select((norm, depth) => (depth, norm)).Where(q => q.norm > 0 && double.IsFinite(q.norm)).ToList();
                 if (points.Count == 0)
+                {
                     throw new ArgumentException($"Series '{s.Label}' of panel '{panel.Title}' has no positive finite norm ({s.Norms.Count} values).", nameof(panels));
+                }
+
                 var ys = points.Select(q => Math.Log10(q.norm)).ToArray();
                 var scatter = plot.Add.Scatter(points.Select(q => (double)q.depth).ToArray(), ys);
                 scatter.Color = ColorOf(s, i);
@@ -294,7 +312,10 @@ public static class GradientFlowPlot
 
         var folder = Path.GetDirectoryName(Path.GetFullPath(path));
         if (!string.IsNullOrEmpty(folder))
+        {
             Directory.CreateDirectory(folder);
+        }
+
         using var image = surface.Snapshot();
         using var png = image.Encode(SkiaSharp.SKEncodedImageFormat.Png, 100);
         using var file = File.Create(path);

@@ -104,7 +104,9 @@ public static class GradientFlowAnalysis
         {
             var blocks = step.Blocks.Where(b => b.InputGradientNorm is not null).ToList();
             if (blocks.Count > 0)
+            {
                 return (GradientProfileSource.BlockInputs, blocks.Select(b => b.Name).ToList(), blocks.Select(b => b.InputGradientNorm!.Value).ToList());
+            }
         }
 
         var weights = step.Parameters.Where(p => p.IsWeight).ToList();
@@ -124,9 +126,15 @@ public static class GradientFlowAnalysis
         var (source, names, norms) = Profile(step, thresholds);
         bool nonFinite = norms.Any(n => !double.IsFinite(n)) || step.Parameters.Any(p => p.NonFiniteCount > 0);
         if (nonFinite)
+        {
             return new GradientFlowDiagnosis(GradientFlowVerdict.NonFinite, double.NaN, source, names, norms);
+        }
+
         if (norms.Count < 2 || norms[^1] == 0)
+        {
             return new GradientFlowDiagnosis(GradientFlowVerdict.Undetermined, double.NaN, source, names, norms);
+        }
+
         double ratio = norms[0] / norms[^1];
         var verdict = ratio < thresholds.VanishingRatio ? GradientFlowVerdict.Vanishing
             : ratio > thresholds.ExplodingRatio ? GradientFlowVerdict.Exploding
@@ -189,11 +197,20 @@ public static class GradientFlowAnalysis
         thresholds ??= new GradientFlowThresholds();
         thresholds.Validate();
         if (blocks < 1)
+        {
             throw new ArgumentOutOfRangeException(nameof(blocks), blocks, $"blocks must be at least 1; got {blocks}.");
+        }
+
         if (!double.IsFinite(gainPerBlock))
+        {
             return GradientFlowVerdict.NonFinite;
+        }
+
         if (gainPerBlock < 0)
+        {
             throw new ArgumentOutOfRangeException(nameof(gainPerBlock), gainPerBlock, $"gainPerBlock must not be negative; got {gainPerBlock}.");
+        }
+
         double compounded = Math.Pow(gainPerBlock, blocks);
         return compounded < thresholds.VanishingRatio ? GradientFlowVerdict.Vanishing
             : compounded > thresholds.ExplodingRatio ? GradientFlowVerdict.Exploding

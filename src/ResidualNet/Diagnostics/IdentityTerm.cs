@@ -46,7 +46,10 @@ public sealed record IdentityTermReport(IReadOnlyList<IdentityTermRow> Rows)
     {
         var text = new StringBuilder("from block  spanned  mean ||J'v - v||/||v||  mean ||J'v||/||v||\n");
         foreach (var r in Rows)
+        {
             text.Append(CultureInfo.InvariantCulture, $"{r.FromBlock,10}  {r.BlocksSpanned,7}  {r.MeanRelativeDeviation,23:0.0000E+00}  {r.MeanGain,18:0.0000E+00}\n");
+        }
+
         return text.ToString();
     }
 }
@@ -84,7 +87,9 @@ public static class IdentityTerm
         options ??= new IdentityTermOptions();
         options.Validate();
         if (blocks.Count == 0)
+        {
             throw new ArgumentException("The stack holds no block (blocks.Count = 0).", nameof(blocks));
+        }
 
         using var scope = NewDisposeScope();
         using var grad = enable_grad();
@@ -95,9 +100,12 @@ public static class IdentityTerm
             states.Add(x);
             var next = blocks[l].call(x);
             if (!next.shape.SequenceEqual(x.shape))
+            {
                 throw new ArgumentException(
                     $"Block {l} changes the shape from {ShapeText.Of(x)} to {ShapeText.Of(next)}; the identity term needs shape-preserving blocks.",
                     nameof(blocks));
+            }
+
             x = next;
         }
 
@@ -152,7 +160,9 @@ public static class IdentityTerm
         options ??= new IdentityTermOptions();
         options.Validate();
         if (model is not Module<Tensor, Tensor> runnable)
+        {
             throw new ArgumentException($"The model must be a Module<Tensor, Tensor>; got {model.GetType().Name}.", nameof(model));
+        }
 
         var blocks = GradientFlowMonitor.SelectBlocks(model, selector);
         var inputs = new Tensor?[blocks.Count];
@@ -175,16 +185,25 @@ public static class IdentityTerm
 
             using (var scope = NewDisposeScope())
             using (no_grad())
+            {
                 runnable.call(input);
+            }
+
             foreach (var handle in handles)
+            {
                 handle.Dispose();
+            }
+
             handles.Clear();
 
             var rows = new List<BlockIdentityTerm>();
             for (int i = 0; i < blocks.Count; i++)
             {
                 if (inputs[i] is not { } x || !keepsShape[i])
+                {
                     continue;
+                }
+
                 var row = Measure(new[] { blocks[i].Module }, x, options).Rows[0];
                 rows.Add(new BlockIdentityTerm(blocks[i].Name, i, row.MeanGain, row.MeanRelativeDeviation));
             }
@@ -194,9 +213,14 @@ public static class IdentityTerm
         finally
         {
             foreach (var handle in handles)
+            {
                 handle.Dispose();
+            }
+
             foreach (var x in inputs)
+            {
                 x?.Dispose();
+            }
         }
     }
 }
