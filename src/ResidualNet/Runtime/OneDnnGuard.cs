@@ -144,6 +144,26 @@ public static class OneDnnGuard
     }
 
     /// <summary>
+    /// TEST AND BENCHMARK ONLY. Writes the sizes the guard would write (for the levels whose record is implausible)
+    /// without deciding anything or running the canary, so that a benchmark can compare this correction with the other
+    /// settings in one process.
+    /// </summary>
+    /// <returns>oneDNN's record after the write.</returns>
+    /// <exception cref="InvalidOperationException">The object cannot be located safely.</exception>
+    internal static OneDnnCpuRecord CorrectCacheSizesForTesting()
+    {
+        var cpu = CpuCacheProbe.ReadThisMachine();
+        var lib = LibTorchCpu.Locate(cpu);
+        var record = lib.ReadRecord();
+        if (!record.IsUsable)
+        {
+            throw new InvalidOperationException($"Cannot correct the cache sizes: {record.Problem}.");
+        }
+
+        return lib.WriteCacheSizes(GuardPolicy.ChooseCacheSizes(cpu, record).Sizes);
+    }
+
+    /// <summary>
     /// TEST AND BENCHMARK ONLY. Sets ATen's oneDNN switch directly (no checks), as the speed comparison needs to switch
     /// back and forth in one process. Returns the value read back, or null when the switch is unreachable.
     /// </summary>
