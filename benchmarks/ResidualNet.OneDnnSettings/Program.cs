@@ -22,6 +22,8 @@ namespace ResidualNet.OneDnnSettings;
 /// <code>
 /// dotnet run -c Release --project benchmarks/ResidualNet.OneDnnSettings -- --rounds 7 --report benchmarks/results/onednn-guard/report.md
 /// </code>
+/// Options: <c>--rounds N</c> (7), <c>--batch N</c> (8), <c>--size N</c> (224), <c>--threads N</c> (libtorch's default when 0),
+/// <c>--report file.md</c> (also written to standard output).
 /// Workloads (TorchVision's networks, so that no ResidualNet call runs the guard unasked): resnet50 eval inference and
 /// training step (SGD, cross-entropy), resnet18 eval inference; batch 8, 224x224 by default. Timing: one warm-up per
 /// setting, then rounds in which every setting runs every workload once, the order of the settings alternating from
@@ -36,6 +38,11 @@ public static class Program
     public static int Main(string[] args)
     {
         var options = Options.Parse(args);
+        if (options.Threads > 0)
+        {
+            set_num_threads(options.Threads);
+        }
+
         return options.Command switch
         {
             "check" => Check(options.Setting, options.Case),
@@ -117,7 +124,8 @@ public static class Program
         {
             var (exit, output, error) = RunChild(
                 ["measure", "--settings", $"onednn-off,{setting}", "--rounds", options.Rounds.ToString(CultureInfo.InvariantCulture),
-                 "--batch", options.Batch.ToString(CultureInfo.InvariantCulture), "--size", options.Size.ToString(CultureInfo.InvariantCulture)], setting);
+                 "--batch", options.Batch.ToString(CultureInfo.InvariantCulture), "--size", options.Size.ToString(CultureInfo.InvariantCulture),
+                 "--threads", options.Threads.ToString(CultureInfo.InvariantCulture)], setting);
             if (exit != 0)
             {
                 report.AppendLine(CultureInfo.InvariantCulture, $"| {setting} | {process} | — | failed (exit {exit}) | | |");
@@ -136,7 +144,8 @@ public static class Program
         {
             var (exit, output, error) = RunChild(
                 ["measure", "--settings", "natural,natural-guarded", "--rounds", options.Rounds.ToString(CultureInfo.InvariantCulture),
-                 "--batch", options.Batch.ToString(CultureInfo.InvariantCulture), "--size", options.Size.ToString(CultureInfo.InvariantCulture)], "natural");
+                 "--batch", options.Batch.ToString(CultureInfo.InvariantCulture), "--size", options.Size.ToString(CultureInfo.InvariantCulture),
+                 "--threads", options.Threads.ToString(CultureInfo.InvariantCulture)], "natural");
             if (exit != 0)
             {
                 report.AppendLine(CultureInfo.InvariantCulture, $"failed (exit {exit})").AppendLine(error);
@@ -473,7 +482,7 @@ public static class Program
             ? File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim() ?? "unknown"
             : "unknown";
 
-    private sealed record Options(string Command, string Setting, string Case, string[] Settings, int Rounds, int Batch, int Size, string? Report, string[] Raw)
+    private sealed record Options(string Command, string Setting, string Case, string[] Settings, int Rounds, int Batch, int Size, int Threads, string? Report, string[] Raw)
     {
         public static Options Parse(string[] args)
         {
@@ -492,6 +501,7 @@ public static class Program
                 int.Parse(Value("--rounds", "7"), CultureInfo.InvariantCulture),
                 int.Parse(Value("--batch", "8"), CultureInfo.InvariantCulture),
                 int.Parse(Value("--size", "224"), CultureInfo.InvariantCulture),
+                int.Parse(Value("--threads", "0"), CultureInfo.InvariantCulture),
                 args.Contains("--report") ? Value("--report", "report.md") : null,
                 args);
         }

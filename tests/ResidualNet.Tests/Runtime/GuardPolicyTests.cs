@@ -15,7 +15,7 @@ public class GuardPolicyTests
     // CPUID of the machines this project runs on: "AMD EPYC", family 26 (0xF + 0xB), model 2.
     private const int AmdLeaf1Eax = 0x00B00F21;
 
-    /// <summary>This project's unaffected machine: the registers read there (see the docs for the command).</summary>
+    /// <summary>This project's unaffected machine: the registers X86Base.CpuId returned there (2026-11-29).</summary>
     private static readonly Dictionary<(uint, int), (uint, uint, uint, uint)> UnaffectedAmd = new()
     {
         [(0x8000001D, 0)] = (0x00000121, 0x02c0003f, 0x0000003f, 0),
