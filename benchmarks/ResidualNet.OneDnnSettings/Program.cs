@@ -20,14 +20,14 @@ namespace ResidualNet.OneDnnSettings;
 /// first checked for right results and crashes, each check in a child process. Then, on the machine as it is, the
 /// default speed before and after the guard.
 /// <code>
-/// dotnet run -c Release --project benchmarks/ResidualNet.OneDnnSettings -- --rounds 7 --report benchmarks/results/onednn-guard/report.md
+/// dotnet run -c Release --project benchmarks/ResidualNet.OneDnnSettings -- --rounds 15 --report benchmarks/results/onednn-guard/report.md
 /// </code>
 /// Options: <c>--rounds N</c> (7), <c>--batch N</c> (8), <c>--size N</c> (224), <c>--threads N</c> (libtorch's default when 0),
 /// <c>--report file.md</c> (also written to standard output).
 /// Workloads (TorchVision's networks, so that no ResidualNet call runs the guard unasked): resnet50 eval inference and
 /// training step (SGD, cross-entropy), resnet18 eval inference; batch 8, 224x224 by default. Timing: one warm-up per
-/// setting, then rounds in which every setting runs every workload once, the order of the settings alternating from
-/// round to round; reported are medians, and the median over rounds of the ratio to oneDNN off measured in the same round.
+/// setting, then rounds in which each workload runs under every setting back to back (the order alternating from round
+/// to round); reported are medians, and the median over rounds of the ratio to oneDNN off measured just before or after.
 /// </summary>
 public static class Program
 {
@@ -337,14 +337,16 @@ public static class Program
             }
         }
 
+        // Each workload under each setting back to back, so that a burst of load from other processes hits both
+        // measurements of a pair alike; the order within the pair alternates from round to round.
         for (int round = 0; round < options.Rounds; round++)
         {
             var order = round % 2 == 0 ? settings : settings.Reverse().ToArray();
-            foreach (string setting in order)
+            foreach (string w in Workloads)
             {
-                Switch(setting);
-                foreach (string w in Workloads)
+                foreach (string setting in order)
                 {
+                    Switch(setting);
                     Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"RESULT TIME {setting} {w} {Time(w):F1}"));
                 }
             }
