@@ -4,52 +4,105 @@ using System.Diagnostics;
 using System.Globalization;
 using System.IO;
 using System.Linq;
+using System.Text;
 using System.Threading;
 using ResidualNet.Diagnostics;
 using ResidualNet.Layers;
 using ResidualNet.Models;
 using ResidualNet.Plotting;
+using Spectre.Console;
+using Spectre.Console.Cli;
 using TorchSharp;
 using static TorchSharp.torch;
 
 namespace ResidualNet.Samples.GradientFlow;
 
-/// <summary>Normalisation choices of the sample (<c>--norm</c>).</summary>
-public enum NormChoice
+/// <summary>The three networks measured at every depth.</summary>
+public enum NetworkKind
 {
-    /// <summary>Both: every network with BatchNorm and without.</summary>
-    Both = 0,
+    /// <summary>The plain twin of the pre-activation network: the same layers, no <c>x +</c>.</summary>
+    Plain,
 
-    /// <summary>BatchNorm after every convolution (the paper's networks).</summary>
-    BN = 1,
+    /// <summary>Pre-activation residual network (He et al. 2016): nothing after the addition, the identity path is clean.</summary>
+    Residual,
 
-    /// <summary>No normalisation layers.</summary>
-    None = 2,
+    /// <summary>Post-activation residual network (He et al. 2015, "v1"): the activation follows the addition, on the identity path.</summary>
+    PostActivation,
 }
 
-/// <summary>One measured network: its description and the gradient norms at every block's input.</summary>
-/// <param name="Depth">Layers with weights (6n + 2).</param>
-/// <param name="Residual">Residual (true) or its plain twin.</param>
-/// <param name="Activation">Activation name.</param>
-/// <param name="BatchNorm">Whether the network has BatchNorm.</param>
-/// <param name="Diagnosis">The monitor's step, diagnosed.</param>
-/// <param name="Step">The recorded step.</param>
-public sealed record GradientFlowRun(int Depth, bool Residual, string Activation, bool BatchNorm, GradientFlowDiagnosis Diagnosis, GradientFlowStep Step)
+/// <summary>One network at initialisation, one seed: its gradient profile, per-block gains and identity term.</summary>
+/// <param name="Kind">Plain, residual or post-activation residual.</param>
+/// <param name="Activation">Activation name (lower case).</param>
+/// <param name="BatchNorm">Whether every block has BatchNorm.</param>
+/// <param name="Depth">Layers with weights, 6n + 2.</param>
+/// <param name="Seed">Seed of the batch and of the initial weights.</param>
+/// <param name="InputGradientNorms">||dL/dx|| at every block's input, first block first.</param>
+/// <param name="Gains">Gains of the shape-keeping blocks (<see cref="GradientFlowAnalysis.BlockGains"/>).</param>
+/// <param name="IdentityTerms">One-block Jacobian probes (<see cref="IdentityTerm.MeasureBlocks"/>); empty when not measured.</param>
+public sealed record NetworkMeasurement(NetworkKind Kind, string Activation, bool BatchNorm, int Depth, int Seed,
+    IReadOnlyList<double> InputGradientNorms, BlockGainProfile Gains, IReadOnlyList<BlockIdentityTerm> IdentityTerms)
 {
-    /// <summary>Plain or residual.</summary>
-    public string Kind => Residual ? "residual" : "plain";
+    /// <summary>Number of blocks (3n).</summary>
+    public int Blocks => InputGradientNorms.Count;
 
-    /// <summary>Legend label such as <c>residual-110 sigmoid BN</c>.</summary>
-    public string Label => $"{Kind}-{Depth} {Activation.ToLowerInvariant()}{(BatchNorm ? " BN" : string.Empty)}";
+    /// <summary>Geometric mean over blocks of ||J'v|| / ||v|| (NaN when not measured).</summary>
+    public double IdentityGain => GeometricMean(IdentityTerms.Select(t => t.MeanGain));
+
+    /// <summary>Geometric mean over blocks of ||J'v - v|| / ||v||: the branch's part of a residual block (NaN when not measured).</summary>
+    public double Branch => GeometricMean(IdentityTerms.Select(t => t.MeanRelativeDeviation));
+
+    private static double GeometricMean(IEnumerable<double> values)
+    {
+        var list = values.ToList();
+        return list.Count == 0 ? double.NaN : Math.Exp(list.Average(Math.Log));
+    }
+}
+
+/// <summary>Median and range over seeds of one network's measurements.</summary>
+/// <param name="Seeds">The measurements, one per seed.</param>
+public sealed record SeedSummary(IReadOnlyList<NetworkMeasurement> Seeds)
+{
+    /// <summary>Median over seeds of the per-block gain (geometric mean over the network's blocks).</summary>
+    public double Gain => Median(Seeds.Select(s => s.Gains.GeometricMean));
+
+    /// <summary>Smallest per-block gain over seeds.</summary>
+    public double GainMin => Seeds.Min(s => s.Gains.GeometricMean);
+
+    /// <summary>Largest per-block gain over seeds.</summary>
+    public double GainMax => Seeds.Max(s => s.Gains.GeometricMean);
+
+    /// <summary>The verdict from the median gain and the number of blocks (<see cref="GradientFlowAnalysis.JudgeGain"/>).</summary>
+    public GradientFlowVerdict Verdict => GradientFlowAnalysis.JudgeGain(Gain, Seeds[0].Blocks);
+
+    /// <summary>Median over seeds of the identity term ||J'v|| / ||v||.</summary>
+    public double IdentityGain => Median(Seeds.Select(s => s.IdentityGain));
+
+    /// <summary>Median over seeds of the branch's part ||J'v - v|| / ||v||.</summary>
+    public double Branch => Median(Seeds.Select(s => s.Branch));
+
+    /// <summary>Median over seeds of ||dL/dx|| at each block's input.</summary>
+    public IReadOnlyList<double> Profile => [.. Enumerable.Range(0, Seeds[0].Blocks).Select(b => Median(Seeds.Select(s => s.InputGradientNorms[b])))];
+
+    /// <summary>The median (mean of the two middle values for an even count); NaN when a value is NaN.</summary>
+    /// <param name="values">The values.</param>
+    /// <returns>The median.</returns>
+    public static double Median(IEnumerable<double> values)
+    {
+        var sorted = values.Order().ToList();
+        return sorted.Any(double.IsNaN) ? double.NaN : (sorted[sorted.Count / 2] + sorted[(sorted.Count - 1) / 2]) / 2;
+    }
 }
 
 /// <summary>
-/// The README's main job: builds plain and residual CIFAR-style networks of several depths with ReLU and sigmoid,
-/// runs one backward pass on a real Fashion-MNIST batch, and compares the gradient norm at the first and last block.
+/// The README's main job. The claim of the founding document: in a plain network the gradient that reaches the first
+/// blocks is a product of one Jacobian per block and vanishes with a saturating activation; a residual unit
+/// x_{l+1} = x_l + F(x_l) gives dx_L/dx_l = I + d(F_l + ... + F_{L-1})/dx_l, an identity term that carries the gradient
+/// back. This sample measures it at initialisation on pre-activation residual networks, their plain twins and, as a
+/// contrast, post-activation residual networks, over several seeds, and prints the claim and then the numbers.
 /// </summary>
 public static class GradientFlowSample
 {
-    /// <summary>Runs the sample with one-line error handling; returns the exit code.</summary>
+    /// <summary>Parses <paramref name="args"/> with Spectre.Console.Cli and runs the sample; errors are one line.</summary>
     /// <param name="args">Command-line arguments.</param>
     /// <param name="console">Where to write.</param>
     /// <param name="cancellationToken">Stops between networks.</param>
@@ -57,181 +110,294 @@ public static class GradientFlowSample
     public static int Run(string[] args, SampleConsole console, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(console);
-        return SampleRunner.Run(token => Execute(args, console, token), console.Error, cancellationToken);
+        var app = new CommandApp<GradientFlowCommand>().WithData(console);
+        app.Configure(config => config
+            .SetApplicationName("dotnet run -c Release --project samples/GradientFlow --")
+            .ConfigureConsole(console.Ansi)
+            .UseStrictParsing()
+            .PropagateExceptions());
+        return SampleRunner.Run(
+            token =>
+            {
+                try
+                {
+                    return app.Run(args, token);
+                }
+                catch (CommandAppException e)
+                {
+                    throw new UsageException(e.Message, e);
+                }
+            },
+            console.Error,
+            cancellationToken);
     }
 
-    /// <summary>The activations the sample can use, by name.</summary>
-    public static IReadOnlyDictionary<string, ActivationFactory> Activations { get; } = new Dictionary<string, ActivationFactory>(StringComparer.OrdinalIgnoreCase)
+    /// <summary>The activations, by name.</summary>
+    public static ActivationFactory Activation(string name) => name switch
     {
-        ["relu"] = ActivationFactory.ReLU,
-        ["sigmoid"] = ActivationFactory.Sigmoid,
-        ["tanh"] = ActivationFactory.Tanh,
+        "sigmoid" => ActivationFactory.Sigmoid,
+        "tanh" => ActivationFactory.Tanh,
+        _ => ActivationFactory.ReLU,
     };
 
     /// <summary>
-    /// The network measured: <see cref="ResNetPresets.CifarResNet"/> of <paramref name="depth"/> with one input
-    /// channel, the given activation (in the stem and every block) and normalisation, or its plain twin.
+    /// The network: <see cref="ResNetPresets.CifarPreActResNet"/> (or <see cref="ResNetPresets.CifarResNet"/> for
+    /// <see cref="NetworkKind.PostActivation"/>) of <paramref name="depth"/> for one input channel, with the activation
+    /// and normalisation given; the plain twin is <see cref="ResNetOptions.AsPlain"/>.
     /// </summary>
+    /// <param name="kind">Which network.</param>
     /// <param name="depth">6n + 2.</param>
-    /// <param name="residual">False for the plain twin (<see cref="ResNetOptions.AsPlain"/>).</param>
-    /// <param name="activation">Activation.</param>
-    /// <param name="batchNorm">BatchNorm after every convolution, or no normalisation.</param>
+    /// <param name="activation">Activation of the stem and every block.</param>
+    /// <param name="batchNorm">BatchNorm in every block, or no normalisation.</param>
     /// <returns>The options.</returns>
-    public static ResNetOptions Options(int depth, bool residual, ActivationFactory activation, bool batchNorm)
+    public static ResNetOptions Options(NetworkKind kind, int depth, ActivationFactory activation, bool batchNorm)
     {
-        var options = ResNetPresets.CifarResNet(depth) with { InputChannels = 1 };
-        options = options with { Block = options.Block with { Activation = activation, Norm = batchNorm ? NormFactory.BatchNorm : NormFactory.None } };
-        return residual ? options : options.AsPlain();
+        var options = kind == NetworkKind.PostActivation ? ResNetPresets.CifarResNet(depth) : ResNetPresets.CifarPreActResNet(depth, bottleneck: false);
+        options = options with
+        {
+            InputChannels = 1,
+            Block = options.Block with { Activation = activation, Norm = batchNorm ? NormFactory.BatchNorm : NormFactory.None },
+        };
+        return kind == NetworkKind.Plain ? options.AsPlain() : options;
     }
 
     /// <summary>
-    /// Builds the network (after seeding), runs one forward and backward pass in training mode on the batch with a
-    /// <see cref="GradientFlowMonitor"/> attached, and diagnoses the recorded step.
+    /// Builds the network from <paramref name="seed"/>, runs one forward and backward pass in training mode on the batch
+    /// with a <see cref="GradientFlowMonitor"/> attached, and probes every block's Jacobian with <paramref name="probes"/>
+    /// random vectors (<see cref="IdentityTerm.MeasureBlocks"/>).
     /// </summary>
-    /// <param name="options">The network.</param>
-    /// <param name="images">Input batch (N x 1 x 28 x 28).</param>
-    /// <param name="labels">Labels.</param>
-    /// <param name="seed">Seed of the initial weights.</param>
-    /// <returns>The recorded step and its diagnosis.</returns>
-    public static (GradientFlowStep Step, GradientFlowDiagnosis Diagnosis) Measure(ResNetOptions options, Tensor images, Tensor labels, long seed)
+    /// <param name="kind">Which network.</param>
+    /// <param name="activation">Activation name: sigmoid, relu or tanh.</param>
+    /// <param name="batchNorm">BatchNorm or none.</param>
+    /// <param name="depth">6n + 2.</param>
+    /// <param name="images">The batch (N x 1 x H x W).</param>
+    /// <param name="labels">Its labels.</param>
+    /// <param name="seed">Seed of the initial weights and of the probes.</param>
+    /// <param name="probes">Probes per block; 0 skips the identity term.</param>
+    /// <returns>The measurement.</returns>
+    public static NetworkMeasurement Measure(NetworkKind kind, string activation, bool batchNorm, int depth, Tensor images, Tensor labels, int seed, int probes)
     {
-        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(activation);
         torch.manual_seed(seed);
-        using var model = new ResNet(options);
+        using var model = new ResNet(Options(kind, depth, Activation(activation), batchNorm));
         model.train();
-        using var monitor = GradientFlowMonitor.Attach(model, new GradientFlowMonitorOptions { TrackActivations = false, TrackParameters = false });
-        using (var scope = NewDisposeScope())
+        GradientFlowStep step;
+        using (var monitor = GradientFlowMonitor.Attach(model, new GradientFlowMonitorOptions { TrackActivations = false, TrackParameters = false }))
         {
-            var loss = nn.functional.cross_entropy(model.call(images), labels);
-            loss.backward();
+            using (var scope = NewDisposeScope())
+                nn.functional.cross_entropy(model.call(images), labels).backward();
+            step = monitor.RecordStep()!;
+            if (monitor.LastError is { } error)
+                throw new InvalidOperationException("The gradient monitor failed during backward: " + error.Message, error);
         }
 
-        var step = monitor.RecordStep() ?? throw new InvalidOperationException("The monitor recorded no step.");
-        if (monitor.LastError is { } error)
-        {
-            throw new InvalidOperationException("The gradient monitor failed during backward: " + error.Message, error);
-        }
-
-        return (step, GradientFlowAnalysis.Diagnose(step));
+        var identity = probes > 0 ? IdentityTerm.MeasureBlocks(model, images, new IdentityTermOptions { Samples = probes, Seed = (ulong)seed }) : [];
+        return new NetworkMeasurement(kind, activation, batchNorm, depth, seed,
+            [.. step.Blocks.Select(b => b.InputGradientNorm ?? double.NaN)], GradientFlowAnalysis.BlockGains(step), identity);
     }
 
-    private static int Execute(string[] args, SampleConsole console, CancellationToken cancellationToken)
+    /// <summary>The Spectre.Console.Cli command: the whole run, top to bottom.</summary>
+    public sealed class GradientFlowCommand : Command<GradientFlowSettings>
     {
-        var line = new SampleCommandLine(
-            "dotnet run -c Release --project samples/GradientFlow --",
-            "Plain against residual networks: gradient norm at the first and the last block after one backward pass on Fashion-MNIST.");
-        var depthsOption = line.Text("--depths", "20,56,110", "Comma-separated depths, each 6n + 2 between 8 and 1202.");
-        var activationsOption = line.List("--activations", ["relu", "sigmoid"], "Comma-separated activations: relu, sigmoid, tanh.", [.. Activations.Keys]);
-        var normOption = line.Choice("--norm", NormChoice.Both, "Normalisation: both (with and without BatchNorm), bn, or none.");
-        var batchSize = line.WholeNumber("--batch-size", 16, "Images in the batch.", 2, 4096);
-        var seed = line.WholeNumber("--seed", 1, "Seed of the batch choice and of every network's initial weights.", 0, int.MaxValue);
-        var threads = line.WholeNumber("--threads", Math.Max(1, Environment.ProcessorCount), "CPU threads for TorchSharp.", 1, 1024);
-        var data = line.Text("--data", null, $"Fashion-MNIST folder (default {ResidualNet.Data.FashionMnist.DefaultDirectory}; generated data if that is missing too).");
-        var outOption = line.Text("--out", "out/gradient-flow", "Output folder for gradient-flow.png and gradient-flow.csv.");
-        var quick = line.Flag("--quick", "Short run: depths 20 and 56, batch 8 (explicit options win).");
-        if (!line.Parse(args, console.Out))
+        /// <inheritdoc />
+        public override int Execute(CommandContext context, GradientFlowSettings settings, CancellationToken cancellationToken)
         {
-            return SampleRunner.ExitOk;
-        }
+            ArgumentNullException.ThrowIfNull(context);
+            ArgumentNullException.ThrowIfNull(settings);
+            var console = (SampleConsole)context.Data!;
+            var output = console.Out;
+            var clock = Stopwatch.StartNew();
+            torch.set_num_threads(settings.Threads > 0 ? settings.Threads : Environment.ProcessorCount);
+            bool[] norms = settings.Norm switch { NormChoice.BN => [true], NormChoice.None => [false], _ => [false, true] };
+            int[] seeds = settings.SeedValues;
 
-        var output = console.Out;
-        var clock = Stopwatch.StartNew();
-        torch.set_num_threads(threads.Value);
-        int[] depths = ParseDepths(quick.Value && !depthsOption.IsSet ? "20,56" : depthsOption.Value!);
-        int batch = quick.Value && !batchSize.IsSet ? 8 : batchSize.Value;
-        bool[] norms = normOption.Value switch
-        {
-            NormChoice.BN => [true],
-            NormChoice.None => [false],
-            _ => [true, false],
-        };
+            using var data = SampleData.Load(settings.Data, null, 1, seeds[0], output);
+            string dataName = data.IsSynthetic ? "GENERATED images (Fashion-MNIST not found)" : "Fashion-MNIST";
+            output.WriteLine();
+            output.Write(Claim(settings, dataName));
+            output.WriteLine();
 
-        using var splits = SampleData.Load(data.Value, batch, 2, seed.Value, output, clampSubsets: false);
-        var images = splits.Train.Images;
-        var labels = splits.Train.Labels;
-        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"One backward pass per network on {batch} training images (seed {seed.Value}), training mode, cross-entropy loss, {threads.Value} thread(s)."));
-        output.WriteLine("Networks: He et al.'s CIFAR ResNets (3x3 stem, three stages of 16/32/64 filters, option A shortcuts) for 1 input channel, and their plain twins (same layers, no shortcut additions); "
-            + $"normalisation: {(norms.Length == 2 ? "each with BatchNorm after every convolution and without any normalisation" : norms[0] ? "BatchNorm after every convolution" : "none")}.");
-        output.WriteLine("Norm = ||dL/dx|| at the input of the first and of the last residual block; ratio = first / last (below 0.01: vanishing, above 100: exploding).");
-        output.WriteLine();
-
-        var runs = new List<GradientFlowRun>();
-        foreach (bool batchNorm in norms)
-        {
-            foreach (string activation in activationsOption.Value)
+            var measurements = new List<NetworkMeasurement>();
+            var plan = (from activation in settings.Activations from batchNorm in norms from depth in settings.Depths from kind in Enum.GetValues<NetworkKind>() select (activation, batchNorm, depth, kind)).ToList();
+            void MeasureAll(Action<string> progress)
             {
-                foreach (int depth in depths)
+                foreach (int seed in seeds)
                 {
-                    foreach (bool residual in new[] { false, true })
+                    using var batch = data.Train.RandomSubset(settings.Batch, seed);
+                    foreach (var (activation, batchNorm, depth, kind) in plan)
                     {
                         cancellationToken.ThrowIfCancellationRequested();
-                        var (step, diagnosis) = Measure(Options(depth, residual, Activations[activation], batchNorm), images, labels, seed.Value);
-                        runs.Add(new GradientFlowRun(depth, residual, Activations[activation].Name, batchNorm, diagnosis, step));
+                        progress(string.Create(CultureInfo.InvariantCulture, $"seed {seed}: {kind} {depth} {activation}{(batchNorm ? " BN" : string.Empty)}"));
+                        int probes = kind == NetworkKind.PostActivation ? 0 : settings.Probes;
+                        measurements.Add(Measure(kind, activation, batchNorm, depth, batch.Images, batch.Labels, seed, probes));
                     }
                 }
             }
-        }
 
-        output.Write(Table(runs));
-        output.WriteLine();
-
-        string outDir = outOption.Value!;
-        Directory.CreateDirectory(outDir);
-        string png = Path.Combine(outDir, "gradient-flow.png");
-        int deepest = depths[^1];
-        GradientFlowPlot.SavePng(
-            runs.Where(r => r.Depth == deepest).Select(r => new GradientDepthSeries(r.Label, r.Diagnosis.Norms)),
-            png,
-            new GradientFlowPlotOptions
+            // A progress bar on a terminal; none when the output is redirected (a log file, a test).
+            if (console.Ansi.Profile.Capabilities.Interactive)
             {
-                Title = $"||dL/dx|| at each block's input, {deepest} layers, one Fashion-MNIST batch at initialisation",
-                XLabel = "block (0 = next to the input)",
-            });
-        string csv = Path.Combine(outDir, "gradient-flow.csv");
-        File.WriteAllLines(csv, ["label,depth,kind,activation,batchnorm,block,input_gradient_norm",
-            .. runs.SelectMany(r => r.Diagnosis.Norms.Select((n, i) => string.Create(CultureInfo.InvariantCulture, $"{r.Label},{r.Depth},{r.Kind},{r.Activation},{r.BatchNorm},{i},{n:R}")))]);
-        output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Wrote '{png}' ({deepest}-layer networks overlaid) and '{csv}' (every block of every network) in {clock.Elapsed.TotalSeconds:F1} s{(splits.IsSynthetic ? " (GENERATED data)" : string.Empty)}."));
-        return SampleRunner.ExitOk;
-    }
-
-    /// <summary>Parses <c>--depths</c>: comma-separated whole numbers 6n + 2 between 8 and 1202, sorted, duplicates removed.</summary>
-    /// <param name="text">The option's value.</param>
-    /// <returns>The depths.</returns>
-    /// <exception cref="UsageException">An item is not such a depth.</exception>
-    public static int[] ParseDepths(string text)
-    {
-        ArgumentNullException.ThrowIfNull(text);
-        var depths = new SortedSet<int>();
-        foreach (string item in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-        {
-            if (!int.TryParse(item, NumberStyles.None, CultureInfo.InvariantCulture, out int depth) || depth < 8 || depth > 1202 || (depth - 2) % 6 != 0)
+                console.Ansi.Progress().AutoClear(true).Start(context =>
+                {
+                    var task = context.AddTask("networks", maxValue: plan.Count * seeds.Length);
+                    MeasureAll(description =>
+                    {
+                        task.Description = description;
+                        task.Increment(1);
+                    });
+                });
+            }
+            else
             {
-                throw new UsageException($"--depths: '{item}' is not a CIFAR ResNet depth (6n + 2 between 8 and 1202, such as 20, 32, 44, 56, 110).");
+                MeasureAll(_ => { });
             }
 
-            depths.Add(depth);
-        }
+            var summaries = measurements.GroupBy(m => (m.Activation, m.BatchNorm, m.Depth, m.Kind)).ToDictionary(g => g.Key, g => new SeedSummary([.. g]));
+            output.Write(Table(settings.Activations, norms, settings.Depths, summaries));
 
-        return depths.Count > 0 ? [.. depths] : throw new UsageException($"--depths expects a comma-separated list of depths; got '{text}'.");
+            Directory.CreateDirectory(settings.Out);
+            string csv = Path.Combine(settings.Out, "gradient-flow.csv");
+            string blocksCsv = Path.Combine(settings.Out, "gradient-flow-blocks.csv");
+            string png = Path.Combine(settings.Out, "gradient-flow.png");
+            WriteCsv(measurements, csv, blocksCsv);
+            GradientFlowPlot.SavePanelsPng(Panels(settings.Activations, norms, settings.Depths, summaries), png, new GradientFlowPanelOptions
+            {
+                Title = string.Create(CultureInfo.InvariantCulture, $"||dL/dx|| at each block's input at initialisation: {dataName}, batches of {settings.Batch}, {(seeds.Length == 1 ? $"seed {seeds[0]}" : $"median of seeds {seeds[0]}-{seeds[^1]}")}"),
+                Caption = "Colour: network; line style: depth. Norms that underflow to 0 in fp32 (below about 1e-20) are not drawn. Numbers: the table and CSV of samples/GradientFlow.",
+                XLabel = "block (0 = next to the input)",
+                YLabel = "||dL/dx|| (log scale)",
+            });
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"Wrote '{png}', '{csv}' (one row per network and seed) and '{blocksCsv}' (every block). Wall time {clock.Elapsed.TotalSeconds:F1} s, {torch.get_num_threads()} thread(s), {measurements.Count} networks."));
+            return SampleRunner.ExitOk;
+        }
     }
 
-    /// <summary>The results as a Markdown table.</summary>
-    /// <param name="runs">The measured networks.</param>
-    /// <returns>The table, one line per network.</returns>
-    public static string Table(IEnumerable<GradientFlowRun> runs)
+    /// <summary>The claim, the set-up and the rules, printed before the numbers.</summary>
+    /// <param name="settings">The options.</param>
+    /// <param name="dataName">What the data are.</param>
+    /// <returns>The text.</returns>
+    public static string Claim(GradientFlowSettings settings, string dataName)
     {
-        ArgumentNullException.ThrowIfNull(runs);
-        var text = new System.Text.StringBuilder();
-        text.AppendLine("| depth | kind | activation | norm | first-block norm | last-block norm | ratio first/last | verdict |");
-        text.AppendLine("| ---: | --- | --- | --- | ---: | ---: | ---: | --- |");
-        foreach (var r in runs)
+        ArgumentNullException.ThrowIfNull(settings);
+        int[] seeds = settings.SeedValues;
+        return string.Create(CultureInfo.InvariantCulture, $"""
+            The claim: in a plain network the gradient that reaches the first blocks is a product of one Jacobian per block,
+            and with a saturating activation (sigmoid) it vanishes. A residual unit x_(l+1) = x_l + F(x_l) gives
+            dx_L/dx_l = I + d(F_l + ... + F_(L-1))/dx_l: an identity term that carries the gradient back through every block.
+
+            Data: {dataName}, {seeds.Length} seed(s) ({string.Join(", ", seeds)}); each seed draws its own batch of {settings.Batch} training images and every network's initial weights.
+            Networks, at initialisation, training mode: pre-activation CIFAR ResNets of He et al. 2016 (nothing after the addition),
+            their plain twins (the same layers without x +), and as a contrast post-activation ResNets of He et al. 2015 ("v1": the
+            activation follows the addition, so it sits on the identity path and scales the gradient there too).
+            gain/block: how much one block multiplies ||dL/dx|| on its way back (input over output, blocks inside a stage;
+              geometric mean over the network's blocks); median over seeds [min-max].
+            J'v: the identity term, ||J'v|| / ||v|| for one block's Jacobian J = dx_(l+1)/dx_l and random v ({settings.Probes} per block and seed);
+              a residual block has J = I + dF/dx, and in brackets its branch's part ||(dF/dx)'v|| / ||v||, which is all a plain block has.
+            Verdict: the first block gets about gain^blocks of the last block's gradient: below 1e-2 'vanishes', above 1e2 'explodes', else 'flows'.
+
+            """);
+    }
+
+    /// <summary>One block of rows per activation and normalisation: plain twin, residual and post-activation residual by depth.</summary>
+    /// <param name="activations">Activations in order.</param>
+    /// <param name="norms">Without (false) and with (true) BatchNorm.</param>
+    /// <param name="depths">Depths.</param>
+    /// <param name="summaries">The summaries.</param>
+    /// <returns>The table.</returns>
+    public static string Table(IReadOnlyList<string> activations, IReadOnlyList<bool> norms, IReadOnlyList<int> depths,
+        IReadOnlyDictionary<(string Activation, bool BatchNorm, int Depth, NetworkKind Kind), SeedSummary> summaries)
+    {
+        ArgumentNullException.ThrowIfNull(activations);
+        ArgumentNullException.ThrowIfNull(norms);
+        ArgumentNullException.ThrowIfNull(depths);
+        ArgumentNullException.ThrowIfNull(summaries);
+        var text = new StringBuilder();
+        var c = CultureInfo.InvariantCulture;
+        foreach (string activation in activations)
         {
-            var n = r.Diagnosis.Norms;
-            text.AppendLine(string.Create(CultureInfo.InvariantCulture,
-                $"| {r.Depth} | {r.Kind} | {r.Activation} | {(r.BatchNorm ? "BN" : "none")} | {n[0]:0.000E+00} | {n[^1]:0.000E+00} | {r.Diagnosis.FirstToLastRatio:0.000E+00} | {r.Diagnosis.Verdict} |"));
+            foreach (bool batchNorm in norms)
+            {
+                text.AppendLine(PanelTitle(activation, batchNorm));
+                text.AppendLine(c, $"{"depth",5} {"blocks",6} | {"plain twin",-38} | {"residual, pre-activation",-46} | v1 residual (contrast)");
+                text.AppendLine(c, $"{string.Empty,12} | {"gain/block [min-max]",-22} {"verdict",-9} {"J'v",-5} | {"gain/block [min-max]",-22} {"verdict",-9} {"J'v (branch)",-13} | gain/block verdict");
+                foreach (int depth in depths)
+                {
+                    var plain = summaries[(activation, batchNorm, depth, NetworkKind.Plain)];
+                    var residual = summaries[(activation, batchNorm, depth, NetworkKind.Residual)];
+                    var v1 = summaries[(activation, batchNorm, depth, NetworkKind.PostActivation)];
+                    string identity = $"{Number(residual.IdentityGain)} ({Number(residual.Branch)})";
+                    text.AppendLine(c,
+                        $"{depth,5} {plain.Seeds[0].Blocks,6} | {GainRange(plain),-22} {Verdict(plain),-9} {Number(plain.IdentityGain),-5} | {GainRange(residual),-22} {Verdict(residual),-9} {identity,-13} | {Number(v1.Gain),-10} {Verdict(v1)}");
+                }
+
+                text.AppendLine();
+            }
         }
 
         return text.ToString();
+    }
+
+    private static string PanelTitle(string activation, bool batchNorm) => $"{activation}, {(batchNorm ? "BatchNorm" : "no normalisation")}";
+
+    private static string Number(double value) => double.IsNaN(value) ? "-" : value switch
+    {
+        0 => "0",
+        < 0.001 => value.ToString("0.0E+0", CultureInfo.InvariantCulture),
+        < 10 => value.ToString("0.000", CultureInfo.InvariantCulture),
+        _ => value.ToString("0.0", CultureInfo.InvariantCulture),
+    };
+
+    private static string GainRange(SeedSummary s) => $"{Number(s.Gain)} [{Number(s.GainMin)}-{Number(s.GainMax)}]";
+
+    private static string Verdict(SeedSummary s) => s.Verdict switch
+    {
+        GradientFlowVerdict.Healthy => "flows",
+        GradientFlowVerdict.Vanishing => "vanishes",
+        GradientFlowVerdict.Exploding => "explodes",
+        GradientFlowVerdict.NonFinite => "NaN/Inf",
+        _ => "?",
+    };
+
+    private static IEnumerable<GradientFlowPanel> Panels(IReadOnlyList<string> activations, IReadOnlyList<bool> norms, IReadOnlyList<int> depths,
+        IReadOnlyDictionary<(string Activation, bool BatchNorm, int Depth, NetworkKind Kind), SeedSummary> summaries)
+    {
+        string[] kindNames = ["plain twin", "residual (pre-activation)", "v1 residual (post-activation)"];
+        foreach (string activation in activations)
+        {
+            foreach (bool batchNorm in norms)
+            {
+                var series = from kind in Enum.GetValues<NetworkKind>()
+                             from depth in depths
+                             let profile = summaries[(activation, batchNorm, depth, kind)].Profile
+                             where profile.Any(n => n > 0 && double.IsFinite(n))
+                             select new GradientDepthSeries($"{kindNames[(int)kind]} {depth}", profile)
+                             {
+                                 ColorGroup = kindNames[(int)kind],
+                                 PatternGroup = $"depth {depth}",
+                             };
+                yield return new GradientFlowPanel(PanelTitle(activation, batchNorm), [.. series]);
+            }
+        }
+    }
+
+    /// <summary>Writes one row per network and seed, and one row per block of every network.</summary>
+    /// <param name="measurements">The measurements.</param>
+    /// <param name="networksPath">CSV of the networks.</param>
+    /// <param name="blocksPath">CSV of the blocks.</param>
+    public static void WriteCsv(IReadOnlyList<NetworkMeasurement> measurements, string networksPath, string blocksPath)
+    {
+        ArgumentNullException.ThrowIfNull(measurements);
+        var c = CultureInfo.InvariantCulture;
+        File.WriteAllLines(networksPath, [
+            "activation,norm,depth,blocks,kind,seed,gain_per_block,gain_min,gain_max,gain_blocks,skipped_blocks,verdict,first_block_grad,last_block_grad,identity_gain,identity_branch",
+            .. measurements.Select(m => string.Create(c,
+                $"{m.Activation},{(m.BatchNorm ? "bn" : "none")},{m.Depth},{m.Blocks},{m.Kind},{m.Seed},{m.Gains.GeometricMean:R},{m.Gains.Min:R},{m.Gains.Max:R},{m.Gains.Gains.Count},{m.Gains.Skipped},{GradientFlowAnalysis.JudgeGain(m.Gains.GeometricMean, m.Blocks)},{m.InputGradientNorms[0]:R},{m.InputGradientNorms[^1]:R},{m.IdentityGain:R},{m.Branch:R}")),
+        ]);
+        File.WriteAllLines(blocksPath, [
+            "activation,norm,depth,kind,seed,block,input_gradient_norm",
+            .. measurements.SelectMany(m => m.InputGradientNorms.Select((n, b) => string.Create(c,
+                $"{m.Activation},{(m.BatchNorm ? "bn" : "none")},{m.Depth},{m.Kind},{m.Seed},{b},{n:R}"))),
+        ]);
     }
 }

@@ -1,38 +1,27 @@
-// Produces the tables and plots of docs/why-residual-connections-work.md with the library's own instruments.
-// Run from the repository root:  dotnet run -c Release --project samples/GradientFlowExperiments [-- outputFolder]
+// Produces the tables and plots of docs/why-residual-connections-work.md with the library's own networks (its presets)
+// and instruments. Run from the repository root:  dotnet run -c Release --project samples/GradientFlowExperiments [-- outputFolder]
 using System;
 using System.Collections.Generic;
 using System.Globalization;
 using System.IO;
 using System.Linq;
 using ResidualNet.Diagnostics;
+using ResidualNet.Hooks;
 using ResidualNet.Layers;
 using ResidualNet.Models;
 using ResidualNet.Plotting;
-using ResidualNet.Tests.Diagnostics;
+using ResidualNet.Blocks;
 using TorchSharp;
 using static TorchSharp.torch;
 
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
-if (args.Length > 0 && args[0] == "--micro")
-{
-    Micro();
-    return;
-}
-
-if (args.Length > 0 && args[0] == "--overhead")
-{
-    MeasureOverhead(args);
-    return;
-}
-
 var outputFolder = args.Length > 0 ? args[0] : Path.Combine("docs", "images");
 Directory.CreateDirectory(outputFolder);
 torch.set_num_threads(Math.Min(2, Environment.ProcessorCount));
 
-// 1. Gradient norms at initialisation, on ResidualNet's own networks (SeedNetworks: CIFAR layout built with
-// ResNetBuilder, or registry presets), seed 0, one batch of 16 random 3x32x32 images, cross-entropy, training mode.
+// 1. Gradient norms at initialisation, on ResidualNet's own networks (the CIFAR presets with another activation or
+// normalisation, or registry presets), seed 0, one batch of 16 random 3x32x32 images, cross-entropy, training mode.
 Console.WriteLine("## Gradient flow at initialisation");
 Console.WriteLine();
 Console.WriteLine("| network | first conv ‖dL/dW‖ | last conv ‖dL/dW‖ | weight ratio first/last | block ratio ‖dL/dx‖ first/last | verdict |");
@@ -41,26 +30,26 @@ var none = NormFactory.None;
 var bn = NormFactory.BatchNorm;
 var configurations = new (string Label, Func<ResNet> Build)[]
 {
-    ("plain-20 sigmoid, no norm", () => SeedNetworks.Cifar(20, ActivationFactory.Sigmoid, false, none)),
-    ("residual-20 sigmoid, no norm (pre-act)", () => SeedNetworks.Cifar(20, ActivationFactory.Sigmoid, true, none)),
-    ("residual-20 sigmoid, no norm (post-act)", () => SeedNetworks.Cifar(20, ActivationFactory.Sigmoid, true, none, preActivation: false)),
-    ("plain-20 sigmoid, no norm, one stage", () => SeedNetworks.SingleStage(9, ActivationFactory.Sigmoid, false, none)),
-    ("residual-20 sigmoid, no norm, one stage", () => SeedNetworks.SingleStage(9, ActivationFactory.Sigmoid, true, none)),
-    ("plain-20 tanh, no norm", () => SeedNetworks.Cifar(20, ActivationFactory.Tanh, false, none)),
-    ("residual-20 tanh, no norm (pre-act)", () => SeedNetworks.Cifar(20, ActivationFactory.Tanh, true, none)),
-    ("plain-20 relu, no norm", () => SeedNetworks.Cifar(20, ActivationFactory.ReLU, false, none)),
-    ("residual-20 relu, no norm (pre-act)", () => SeedNetworks.Cifar(20, ActivationFactory.ReLU, true, none)),
-    ("plain_resnet56 (relu + BN)", () => SeedNetworks.Registry("plain_resnet56")),
-    ("resnet56 (relu + BN)", () => SeedNetworks.Registry("resnet56")),
-    ("plain-56 sigmoid + BN (post-act)", () => SeedNetworks.Cifar(56, ActivationFactory.Sigmoid, false, bn, preActivation: false)),
-    ("residual-56 sigmoid + BN (post-act)", () => SeedNetworks.Cifar(56, ActivationFactory.Sigmoid, true, bn, preActivation: false)),
+    ("plain-20 sigmoid, no norm", () => Cifar(20, ActivationFactory.Sigmoid, false, none)),
+    ("residual-20 sigmoid, no norm (pre-act)", () => Cifar(20, ActivationFactory.Sigmoid, true, none)),
+    ("residual-20 sigmoid, no norm (post-act)", () => Cifar(20, ActivationFactory.Sigmoid, true, none, preActivation: false)),
+    ("plain-20 sigmoid, no norm, one stage", () => SingleStage(9, ActivationFactory.Sigmoid, false, none)),
+    ("residual-20 sigmoid, no norm, one stage", () => SingleStage(9, ActivationFactory.Sigmoid, true, none)),
+    ("plain-20 tanh, no norm", () => Cifar(20, ActivationFactory.Tanh, false, none)),
+    ("residual-20 tanh, no norm (pre-act)", () => Cifar(20, ActivationFactory.Tanh, true, none)),
+    ("plain-20 relu, no norm", () => Cifar(20, ActivationFactory.ReLU, false, none)),
+    ("residual-20 relu, no norm (pre-act)", () => Cifar(20, ActivationFactory.ReLU, true, none)),
+    ("plain_resnet56 (relu + BN)", () => Registry("plain_resnet56")),
+    ("resnet56 (relu + BN)", () => Registry("resnet56")),
+    ("plain-56 sigmoid + BN (post-act)", () => Cifar(56, ActivationFactory.Sigmoid, false, bn, preActivation: false)),
+    ("residual-56 sigmoid + BN (post-act)", () => Cifar(56, ActivationFactory.Sigmoid, true, bn, preActivation: false)),
 };
 var profiles = new Dictionary<string, GradientFlowStep>();
 foreach (var c in configurations)
 {
     using var scope = torch.NewDisposeScope();
     using var network = c.Build();
-    var m = SeedNetworks.Measure(network);
+    var m = Measure(network);
     profiles[c.Label] = m.Step;
     var diagnosis = GradientFlowAnalysis.Diagnose(m.Step);
     Console.WriteLine($"| {c.Label} | {m.FirstWeight:0.000E+00} | {m.LastWeight:0.000E+00} | {m.WeightRatio:0.000E+00} | {m.BlockRatio:0.000E+00} | {diagnosis.Verdict} |");
@@ -90,8 +79,8 @@ foreach (var activation in new[] { ActivationFactory.Sigmoid, ActivationFactory.
 {
     foreach (var residual in new[] { false, true })
     {
-        using var network = SeedNetworks.SingleStage(9, activation, residual, none);
-        var r = SeedNetworks.IdentityTermAtInit(network).Rows;
+        using var network = SingleStage(9, activation, residual, none);
+        var r = IdentityTermAtInit(network).Rows;
         Console.WriteLine($"| {(residual ? "residual" : "plain")} {activation.Name} | {r[0].MeanRelativeDeviation:0.000E+00} | {r[0].MeanGain:0.000E+00} | {r[4].MeanRelativeDeviation:0.000E+00} | {r[4].MeanGain:0.000E+00} | {r[8].MeanRelativeDeviation:0.000E+00} | {r[8].MeanGain:0.000E+00} |");
     }
 }
@@ -108,7 +97,7 @@ foreach (var c in configurations.Where(c => c.Label.Contains("-20 sigmoid") || c
     using var scope = torch.NewDisposeScope();
     using var network = c.Build();
     network.train();
-    var (images, labels) = SeedNetworks.Batch();
+    var (images, labels) = Batch();
     var optimizer = optim.SGD(network.parameters(), 0.05, momentum: 0.9);
     using var monitor = GradientFlowMonitor.Attach(network, new GradientFlowMonitorOptions { TrackActivations = false });
     var ratios = new Dictionary<int, double>();
@@ -133,96 +122,77 @@ foreach (var c in configurations.Where(c => c.Label.Contains("-20 sigmoid") || c
     Console.WriteLine($"| {c.Label} | {ratios[0]:0.000E+00} | {ratios[10]:0.000E+00} | {ratios[25]:0.000E+00} | {ratios[49]:0.000E+00} | {lastDiagnosis!.Verdict} | {lastDiagnosis.Norms[^1]:0.000E+00} | {firstLoss:0.0000} | {lastLoss:0.0000} |");
 }
 
-// A rough Stopwatch check (not the planned BenchmarkDotNet benchmark): the 56-layer toy network with BatchNorm,
-// 16 channels, batch 32 of 3x32x32, SGD; monitor with every statistic on every step against no monitor,
-// interleaved rounds, median step time.
-static void MeasureOverhead(string[] args)
+// The CIFAR layout of He et al. (3x3 stem, three stages of n blocks with 16/32/64 filters, option A shortcuts):
+// pre-activation blocks (x + F(x), the seed's formula) or the original post-activation ones (act(x + F(x))),
+// with any activation and normalisation, or its plain twin; initial weights from seed 0.
+static ResNet Cifar(int depth, ActivationFactory activation, bool residual, NormFactory norm, bool preActivation = true)
 {
-    var network = ToyNetworks.Build(56, ToyActivation.Relu, residual: true, batchNorm: true);
-    var (images, labels) = ToyNetworks.Batch(batch: 32, size: 32);
-    var optimizer = optim.SGD(network.parameters(), 0.01, momentum: 0.9);
-    // One intra-op thread and process CPU time, not wall time: on a shared machine other jobs' load then hardly
-    // changes the figure.
-    torch.set_num_threads(1);
-    var process = System.Diagnostics.Process.GetCurrentProcess();
-    double Step(GradientFlowMonitor? monitor)
-    {
-        process.Refresh();
-        var start = process.TotalProcessorTime;
-        using var scope = torch.NewDisposeScope();
-        optimizer.zero_grad();
-        nn.functional.cross_entropy(network.call(images), labels).backward();
-        monitor?.RecordStep();
-        optimizer.step();
-        process.Refresh();
-        return (process.TotalProcessorTime - start).TotalMilliseconds;
-    }
-
-    for (int i = 0; i < 3; i++)
-        Step(null);
-    var variants = new (string Label, GradientFlowMonitorOptions? Options)[]
-    {
-        ("no monitor", null),
-        ("monitor, every statistic", new GradientFlowMonitorOptions()),
-        ("parameters only", new GradientFlowMonitorOptions { TrackBlockGradients = false, TrackActivations = false }),
-        ("block gradients only", new GradientFlowMonitorOptions { TrackParameters = false, TrackActivations = false }),
-        ("activations only", new GradientFlowMonitorOptions { TrackParameters = false, TrackBlockGradients = false }),
-    };
-    var times = variants.Select(_ => new List<double>()).ToList();
-    int rounds = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 4;
-    for (int round = 0; round < rounds; round++)
-    {
-        for (int v = 0; v < variants.Length; v++)
-        {
-            using var monitor = variants[v].Options is { } options ? GradientFlowMonitor.Attach(network, options) : null;
-            for (int i = 0; i < 3; i++)
-                times[v].Add(Step(monitor));
-        }
-    }
-
-    static double Median(List<double> values)
-    {
-        var sorted = values.OrderBy(v => v).ToList();
-        return (sorted[sorted.Count / 2] + sorted[(sorted.Count - 1) / 2]) / 2;
-    }
-
-    Console.WriteLine($"threads {torch.get_num_threads()}, {times[0].Count} steps each");
-    for (int v = 0; v < variants.Length; v++)
-        Console.WriteLine($"{variants[v].Label,-28} median CPU time per step {Median(times[v]),8:0.0} ms  ratio {Median(times[v]) / Median(times[0]):0.000}");
+    var options = preActivation ? ResNetPresets.CifarPreActResNet(depth, bottleneck: false) : ResNetPresets.CifarResNet(depth);
+    options = options with { Block = options.Block with { Activation = activation, Norm = norm, Shortcut = ShortcutKind.ZeroPad } };
+    torch.manual_seed(0);
+    return new ResNet(residual ? options : options.AsPlain());
 }
 
-static void Micro()
+// One stage of pre-activation basic blocks of 16 channels: shape-preserving, for the identity term from block l to the end.
+static ResNet SingleStage(int blocks, ActivationFactory activation, bool residual, NormFactory norm)
 {
-    var x = torch.randn(32, 16, 32, 32);
-    var w = torch.randn(16, 16, 3, 3);
-    void Time(string label, Action action)
+    var options = ResNetPresets.CifarPreActResNet(8, bottleneck: false);
+    options = options with
     {
-        for (int i = 0; i < 3; i++) action();
-        var watch = System.Diagnostics.Stopwatch.StartNew();
-        for (int i = 0; i < 20; i++)
-        {
-            using var scope = torch.NewDisposeScope();
-            action();
-        }
+        Stages = [new StageOptions(BlockKind.PreActBasic, blocks, 16)],
+        Block = options.Block with { Activation = activation, Norm = norm },
+    };
+    torch.manual_seed(0);
+    return new ResNet(residual ? options : options.AsPlain());
+}
 
-        Console.WriteLine($"{label,-30} {watch.Elapsed.TotalMilliseconds / 20:0.000} ms");
-    }
+static ResNet Registry(string name)
+{
+    torch.manual_seed(0);
+    return ModelRegistry.Default.Create(name);
+}
 
-    for (int rep = 0; rep < 2; rep++)
+// The fixed batch: 16 random 3x32x32 images and labels in 0..9 (seed 1).
+static (Tensor Images, Tensor Labels) Batch()
+{
+    var generator = new torch.Generator(1);
+    return (torch.randn(new long[] { 16, 3, 32, 32 }, generator: generator), torch.randint(0, 10, new long[] { 16 }, generator: generator));
+}
+
+// One monitored step at initialisation, and the numbers of the first table: the stem's and the last block's last
+// convolution weight gradients (shortcut layers excluded), and ||dL/dx|| at the first and the last block's input.
+static Measurement Measure(ResNet network)
+{
+    using var scope = torch.NewDisposeScope();
+    network.train();
+    var (images, labels) = Batch();
+    using var monitor = GradientFlowMonitor.Attach(network);
+    nn.functional.cross_entropy(network.call(images), labels).backward();
+    var step = monitor.RecordStep()!;
+    var convs = step.Parameters.Where(p => p.IsWeight && p.Name != "fc.weight" && !p.Name.Contains("downsample", StringComparison.Ordinal)).ToList();
+    return new Measurement(convs[0].L2Norm, convs[^1].L2Norm, step.Blocks[0].InputGradientNorm!.Value / step.Blocks[^1].InputGradientNorm!.Value, step);
+}
+
+// The identity term from each block to the end of a single-stage network, from the stem's output for the fixed batch (8 probes, seed 0).
+static IdentityTermReport IdentityTermAtInit(ResNet network)
+{
+    using var scope = torch.NewDisposeScope();
+    var (images, _) = Batch();
+    Tensor? stemOutput = null;
+    using (network.Blocks[0].Module.RegisterForwardPreHook((_, input) =>
     {
-        Time("conv2d forward", () => nn.functional.conv2d(x, w, padding: new long[] { 1, 1 }));
-        Time("std_mean", () => torch.std_mean(x));
-        Time("count_nonzero", () => torch.count_nonzero(x));
-        Time("vector_norm", () => torch.linalg.vector_norm(x));
-        Time("mean", () => x.mean());
-        Time("relu", () => x.relu());
-        Time("empty_like", () => torch.empty_like(x));
-        var y = x.detach().requires_grad_(true);
-        Time("tap apply + backward", () =>
-        {
-            var (t, h) = ResidualNet.Hooks.GradientHooks.RegisterGradientHook(y, g => null);
-            t.sum().backward();
-        });
-        Time("plain sum backward", () => y.sum().backward());
-    }
+        // The network's forward disposes its intermediates: keep a copy outside its dispose scope.
+        stemOutput = input.detach().clone();
+        stemOutput.DetachFromDisposeScope();
+        return null;
+    }))
+    using (torch.no_grad())
+        network.call(images);
+    using var x0 = stemOutput!;
+    return IdentityTerm.Measure(network.Blocks.Select(b => b.Module).ToList(), x0);
+}
+
+internal sealed record Measurement(double FirstWeight, double LastWeight, double BlockRatio, GradientFlowStep Step)
+{
+    public double WeightRatio => FirstWeight / LastWeight;
 }

@@ -120,4 +120,99 @@ public static class GradientFlowAnalysis
             : GradientFlowVerdict.Healthy;
         return new GradientFlowDiagnosis(verdict, ratio, source, names, norms);
     }
+
+    /// <summary>
+    /// The gain of every block that keeps the shape (<see cref="BlockGradientStats.KeepsShape"/>): ||dL/dx|| at its
+    /// input over ||dL/dy|| at its output, which is the ratio between the gradients at two consecutive blocks'
+    /// inputs inside a stage. Needs a step recorded with <see cref="GradientFlowMonitorOptions.TrackBlockGradients"/>.
+    /// </summary>
+    /// <param name="step">A recorded step.</param>
+    /// <returns>The gains; blocks with a missing or zero norm are counted in <see cref="BlockGainProfile.Skipped"/>.</returns>
+    public static BlockGainProfile BlockGains(GradientFlowStep step)
+    {
+        ArgumentNullException.ThrowIfNull(step);
+        var gains = new List<BlockGain>();
+        int skipped = 0;
+        foreach (var block in step.Blocks.Where(b => b.KeepsShape == true))
+        {
+            if (block.InputGradientNorm is not { } input || block.OutputGradientNorm is not { } output)
+            {
+                skipped++;
+                continue;
+            }
+
+            if (!double.IsFinite(input) || !double.IsFinite(output))
+            {
+                gains.Add(new BlockGain(block.Name, block.Depth, double.NaN));
+                continue;
+            }
+
+            if (input == 0 || output == 0)
+            {
+                skipped++;
+                continue;
+            }
+
+            gains.Add(new BlockGain(block.Name, block.Depth, input / output));
+        }
+
+        return new BlockGainProfile(gains, skipped);
+    }
+
+    /// <summary>
+    /// Judges a network from its typical gain per block and its number of blocks: the gradient that reaches the first
+    /// block is about <c>gainPerBlock ^ blocks</c> times the one at the last block. Vanishing when that factor is
+    /// below <see cref="GradientFlowThresholds.VanishingRatio"/>, exploding above
+    /// <see cref="GradientFlowThresholds.ExplodingRatio"/>, healthy in between. So a gain of 0.9 is healthy for 20
+    /// blocks (0.12) and vanishing for 50 (0.005): the verdict depends on depth, as the product of Jacobians does.
+    /// </summary>
+    /// <param name="gainPerBlock">A typical gain per block, such as <see cref="BlockGainProfile.GeometricMean"/>; not negative.</param>
+    /// <param name="blocks">Number of blocks the gradient crosses, at least 1.</param>
+    /// <param name="thresholds">Thresholds; null for the defaults (0.01 and 100). Its <see cref="GradientFlowThresholds.Source"/> is not used.</param>
+    /// <returns><see cref="GradientFlowVerdict.NonFinite"/> for a NaN or infinite gain, else vanishing, exploding or healthy.</returns>
+    /// <exception cref="ArgumentOutOfRangeException">A negative gain, fewer than one block, or a threshold out of range.</exception>
+    public static GradientFlowVerdict JudgeGain(double gainPerBlock, int blocks, GradientFlowThresholds? thresholds = null)
+    {
+        thresholds ??= new GradientFlowThresholds();
+        thresholds.Validate();
+        if (blocks < 1)
+            throw new ArgumentOutOfRangeException(nameof(blocks), blocks, $"blocks must be at least 1; got {blocks}.");
+        if (!double.IsFinite(gainPerBlock))
+            return GradientFlowVerdict.NonFinite;
+        if (gainPerBlock < 0)
+            throw new ArgumentOutOfRangeException(nameof(gainPerBlock), gainPerBlock, $"gainPerBlock must not be negative; got {gainPerBlock}.");
+        double compounded = Math.Pow(gainPerBlock, blocks);
+        return compounded < thresholds.VanishingRatio ? GradientFlowVerdict.Vanishing
+            : compounded > thresholds.ExplodingRatio ? GradientFlowVerdict.Exploding
+            : GradientFlowVerdict.Healthy;
+    }
+}
+
+/// <summary>How much one block multiplies the gradient norm on the way back to the input.</summary>
+/// <param name="Name">Qualified name of the block.</param>
+/// <param name="Depth">Position among the monitored blocks (0 = first).</param>
+/// <param name="Gain">||dL/dx|| at the block's input over ||dL/dy|| at its output: below 1 the block attenuates the gradient, above 1 it amplifies it (NaN when a norm is not finite).</param>
+public sealed record BlockGain(string Name, int Depth, double Gain);
+
+/// <summary>
+/// The per-block gains of one recorded step (<see cref="GradientFlowAnalysis.BlockGains"/>): only blocks that keep
+/// the shape, so that downsampling blocks (which change the number of elements) do not count.
+/// </summary>
+/// <param name="Gains">The gains, first block first.</param>
+/// <param name="Skipped">Shape-keeping blocks left out because a norm was missing or zero (a gradient that underflowed to 0 in fp32 gives no ratio).</param>
+public sealed record BlockGainProfile(IReadOnlyList<BlockGain> Gains, int Skipped)
+{
+    /// <summary>
+    /// The typical gain per block: the geometric mean of <see cref="Gains"/> (exp of the mean log gain), the factor
+    /// that, applied once per block, gives the same product. NaN when there is no gain or a gain is NaN.
+    /// </summary>
+    public double GeometricMean => Gains.Count == 0 || Gains.Any(g => double.IsNaN(g.Gain))
+        ? double.NaN
+        : Math.Exp(Gains.Average(g => Math.Log(g.Gain)));
+
+    /// <summary>The smallest gain (NaN when there is none).</summary>
+    public double Min => Gains.Count == 0 ? double.NaN : Gains.Min(g => g.Gain);
+
+    /// <summary>The largest gain (NaN when there is none).</summary>
+    public double Max => Gains.Count == 0 ? double.NaN : Gains.Max(g => g.Gain);
 }

@@ -37,6 +37,7 @@ public sealed class GradientFlowMonitor : IDisposable
     private readonly List<Tensor> _pending = new();
     private readonly List<(int Block, Slot Kind, long Elements)> _slots = new();
     private List<Tensor>? _snapshot;
+    private readonly bool?[] _keepsShape;
     private (Tensor Tensor, NormTap Tap)? _lastOutputTap;
     private int _step;
     private bool _detached;
@@ -47,6 +48,7 @@ public sealed class GradientFlowMonitor : IDisposable
         _parameters = model.named_parameters().Select(p => (p.name, p.parameter)).ToList();
         var blocks = SelectBlocks(model, options.BlockSelector);
         BlockNames = blocks.Select(b => b.Name).ToList();
+        _keepsShape = new bool?[blocks.Count];
         if (options.TrackBlockGradients || options.TrackActivations)
         {
             for (int i = 0; i < blocks.Count; i++)
@@ -244,10 +246,12 @@ public sealed class GradientFlowMonitor : IDisposable
             });
         }
 
-        yield return block.RegisterForwardHook((_, _, output) =>
+        yield return block.RegisterForwardHook((_, input, output) =>
         {
             if (!IsRecordingStep || _detached || output is null || output.IsInvalid)
                 return null;
+            if (input is { IsInvalid: false })
+                _keepsShape[index] = input.shape.AsSpan().SequenceEqual(output.shape);
             if (trackActivations && is_grad_enabled() && output.is_floating_point())
                 RecordActivation(index, output);
             if (!trackGradients || !ModuleHooks.CanTap(output))
@@ -426,7 +430,7 @@ public sealed class GradientFlowMonitor : IDisposable
                 activation = new ActivationStats(m, Math.Sqrt(variance), z);
             }
 
-            result.Add(new BlockGradientStats(BlockNames[b], b, Sqrt(inputSquares[b]), Sqrt(outputSquares[b]), activation));
+            result.Add(new BlockGradientStats(BlockNames[b], b, Sqrt(inputSquares[b]), Sqrt(outputSquares[b]), activation) { KeepsShape = _keepsShape[b] });
         }
 
         return result;
@@ -437,6 +441,7 @@ public sealed class GradientFlowMonitor : IDisposable
     private void DisposePending()
     {
         _lastOutputTap = null;
+        Array.Clear(_keepsShape);
         foreach (var tensor in _pending)
             tensor.Dispose();
         _pending.Clear();

@@ -41,7 +41,15 @@ public sealed record ActivationStats(double Mean, double Std, double ZeroFractio
 /// one tensor and its input norm is that tensor's ||dL/dx|| (one autograd node serves both); otherwise it is the
 /// gradient that flows back through the block alone, as in PyTorch's full backward hooks.
 /// </remarks>
-public sealed record BlockGradientStats(string Name, int Depth, double? InputGradientNorm, double? OutputGradientNorm, ActivationStats? Activation);
+public sealed record BlockGradientStats(string Name, int Depth, double? InputGradientNorm, double? OutputGradientNorm, ActivationStats? Activation)
+{
+    /// <summary>
+    /// Whether the block's output had its input's shape in the recorded step (a block inside a stage), as opposed to
+    /// a block that changes the resolution or the channels (a downsampling block); null when the block was not
+    /// called. <see cref="GradientFlowAnalysis.BlockGains"/> compares input and output gradients only where it is true.
+    /// </summary>
+    public bool? KeepsShape { get; init; }
+}
 
 /// <summary>Everything a <see cref="GradientFlowMonitor"/> recorded for one step.</summary>
 /// <param name="Step">Index of the step (0-based count of <see cref="GradientFlowMonitor.RecordStep"/> calls).</param>

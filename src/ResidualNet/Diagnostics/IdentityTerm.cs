@@ -42,6 +42,13 @@ public sealed record IdentityTermReport(IReadOnlyList<IdentityTermRow> Rows)
     }
 }
 
+/// <summary>The Jacobian of one block, dx_{l+1}/dx_l, probed with random vectors (<see cref="IdentityTerm.MeasureBlocks"/>).</summary>
+/// <param name="Name">Qualified name of the block.</param>
+/// <param name="Depth">Position among the model's blocks (0 = first), as in <see cref="GradientFlowMonitor.SelectBlocks"/>.</param>
+/// <param name="MeanGain">Mean over probes of ||Jᵀv|| / ||v||: for a residual block J = I + dF/dx, so this stays near 1 when the branch's part is small; for a plain block J = dF/dx alone.</param>
+/// <param name="MeanRelativeDeviation">Mean over probes of ||Jᵀv - v|| / ||v||: for a residual block the size of the branch's part ||(dF/dx)ᵀv|| / ||v||; about 1 or more for a plain block.</param>
+public sealed record BlockIdentityTerm(string Name, int Depth, double MeanGain, double MeanRelativeDeviation);
+
 /// <summary>
 /// Measures the founding document's identity term: for a stack x_{l+1} = f_l(x_l), how far the Jacobian
 /// dx_L/dx_l is from the identity. With a shortcut, dx_L/dx_l = I + (terms from the residual branches);
@@ -111,5 +118,79 @@ public static class IdentityTerm
             .Select(l => new IdentityTermRow(l, blocks.Count - l, values[l], values[blocks.Count + l]))
             .ToList();
         return new IdentityTermReport(rows);
+    }
+
+    /// <summary>
+    /// Measures every block of <paramref name="model"/> on its own: runs <paramref name="input"/> through the model
+    /// once (without gradients) to capture each block's input x_l, then probes the one-block Jacobian
+    /// J = dx_{l+1}/dx_l with <see cref="IdentityTermOptions.Samples"/> random vectors, as <see cref="Measure"/> does
+    /// for a stack of one. Blocks that change the shape (downsampling) are left out: I + dF/dx needs a square J.
+    /// </summary>
+    /// <remarks>
+    /// The blocks are those a <see cref="GradientFlowMonitor"/> would hook (<see cref="GradientFlowMonitor.SelectBlocks"/>).
+    /// They run in the model's current mode: in training mode BatchNorm uses batch statistics, and every extra block
+    /// call updates its running statistics, as any forward pass would. Costs one model forward, then per block one
+    /// forward and one backward per probe.
+    /// </remarks>
+    /// <param name="model">The model; its blocks must be invoked through <c>call</c> (hooks capture their inputs).</param>
+    /// <param name="input">A batch for the model; not modified.</param>
+    /// <param name="options">Probes and seed; null for the defaults.</param>
+    /// <param name="selector">Chooses the blocks by qualified name and module; null for the residual blocks (or the direct children).</param>
+    /// <returns>One row per shape-keeping block that the forward pass called, first block first.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><see cref="IdentityTermOptions.Samples"/> is below 1.</exception>
+    public static IReadOnlyList<BlockIdentityTerm> MeasureBlocks(Module model, Tensor input, IdentityTermOptions? options = null, Func<string, Module, bool>? selector = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(input);
+        options ??= new IdentityTermOptions();
+        if (options.Samples < 1)
+            throw new ArgumentOutOfRangeException(nameof(options), options.Samples, $"IdentityTermOptions.Samples must be at least 1; got {options.Samples}.");
+        if (model is not Module<Tensor, Tensor> runnable)
+            throw new ArgumentException($"The model must be a Module<Tensor, Tensor>; got {model.GetType().Name}.", nameof(model));
+
+        var blocks = GradientFlowMonitor.SelectBlocks(model, selector);
+        var inputs = new Tensor?[blocks.Count];
+        var keepsShape = new bool[blocks.Count];
+        var handles = new List<Hooks.HookHandle>();
+        try
+        {
+            for (int i = 0; i < blocks.Count; i++)
+            {
+                int index = i;
+                handles.Add(Hooks.ModuleHooks.RegisterForwardHook(blocks[i].Module, (Module<Tensor, Tensor> _, Tensor x, Tensor y) =>
+                {
+                    inputs[index]?.Dispose();
+                    var copy = x.detach().clone();
+                    copy.DetachFromDisposeScope();
+                    inputs[index] = copy;
+                    keepsShape[index] = x.shape.AsSpan().SequenceEqual(y.shape);
+                }));
+            }
+
+            using (var scope = NewDisposeScope())
+            using (no_grad())
+                runnable.call(input);
+            foreach (var handle in handles)
+                handle.Dispose();
+            handles.Clear();
+
+            var rows = new List<BlockIdentityTerm>();
+            for (int i = 0; i < blocks.Count; i++)
+            {
+                if (inputs[i] is not { } x || !keepsShape[i])
+                    continue;
+                var row = Measure(new[] { blocks[i].Module }, x, options).Rows[0];
+                rows.Add(new BlockIdentityTerm(blocks[i].Name, i, row.MeanGain, row.MeanRelativeDeviation));
+            }
+
+            return rows;
+        }
+        finally
+        {
+            foreach (var handle in handles)
+                handle.Dispose();
+            foreach (var x in inputs)
+                x?.Dispose();
+        }
     }
 }

@@ -13,11 +13,12 @@ public sealed class NormFactory
 {
     private readonly Func<long, nn.Module<Tensor, Tensor>> _create;
 
-    private NormFactory(string name, bool isIdentity, Func<long, nn.Module<Tensor, Tensor>> create)
+    private NormFactory(string name, bool isIdentity, Func<long, nn.Module<Tensor, Tensor>> create, int? groupNormGroups = null)
     {
         Name = name;
         IsIdentity = isIdentity;
         _create = create;
+        GroupNormGroups = groupNormGroups;
     }
 
     /// <summary>A short display name, for example <c>"BatchNorm"</c> or <c>"GroupNorm(32)"</c>.</summary>
@@ -25,6 +26,10 @@ public sealed class NormFactory
 
     /// <summary>True for <see cref="None"/>: the created layer is an identity with no parameters.</summary>
     public bool IsIdentity { get; }
+
+    /// <summary>The number of groups for a factory made by <see cref="GroupNorm"/>; null for every other factory
+    /// (a <see cref="Custom"/> factory is never taken for group normalisation, whatever its name).</summary>
+    internal int? GroupNormGroups { get; }
 
     /// <summary>2-D batch normalisation with PyTorch's defaults (eps 1e-5, momentum 0.1); the default.</summary>
     public static NormFactory BatchNorm { get; } = new("BatchNorm", false, channels => nn.BatchNorm2d(channels));
@@ -52,7 +57,7 @@ public sealed class NormFactory
             }
 
             return nn.GroupNorm(groups, channels);
-        });
+        }, groups);
     }
 
     /// <summary>A user-defined normalisation.</summary>

@@ -80,12 +80,14 @@ public sealed class LibTorchSharpPatchTests : IDisposable
         detail.Should().Contain("relocation");
     }
 
-    [Fact]
+    [SkippableFact]
     public void Patch_LeavesAFileWithoutTheVersionUntouched()
     {
+        TestEnvironment.RequireLinux("the .NET runtime's libSystem.Native.so, an ELF file");
         string runtimeLibrary = Path.Combine(RuntimeEnvironment.GetRuntimeDirectory(), "libSystem.Native.so");
-        string libstdcxx = GlibcxxVersionPatcher.FindSystemLibStdCxx() ?? runtimeLibrary;
-        foreach (string path in new[] { runtimeLibrary, libstdcxx }.Where(File.Exists))
+        File.Exists(runtimeLibrary).Should().BeTrue($"the .NET runtime on Linux ships {runtimeLibrary}");
+        string libstdcxx = TestEnvironment.RequireSystemLibStdCxx();
+        foreach (string path in new[] { runtimeLibrary, libstdcxx })
         {
             byte[] bytes = File.ReadAllBytes(path);
             byte[] before = (byte[])bytes.Clone();
@@ -119,23 +121,20 @@ public sealed class LibTorchSharpPatchTests : IDisposable
         IsWeak(outputCopy).Should().BeTrue();
     }
 
-    [Fact]
+    [SkippableFact]
     public void DefinesVersion_ReadsVersionDefinitions()
     {
-        string? libstdcxx = GlibcxxVersionPatcher.FindSystemLibStdCxx();
-        if (libstdcxx is null)
-        {
-            return; // No libstdc++ on this system: nothing to read.
-        }
+        string libstdcxx = TestEnvironment.RequireSystemLibStdCxx();
 
         GlibcxxVersionPatcher.DefinesVersion(libstdcxx, "GLIBCXX_3.4").Should().BeTrue();
         GlibcxxVersionPatcher.DefinesVersion(libstdcxx, "GLIBCXX_9.9.99").Should().BeFalse();
         GlibcxxVersionPatcher.DefinesVersion(MakeLibStdCxxDefining(Version), Version).Should().BeTrue();
     }
 
-    [Fact]
+    [SkippableFact]
     public void Task_PatchesWhenTheSystemLacksTheVersion_AndLeavesFilesAloneWhenItHasIt()
     {
+        TestEnvironment.RequireSystemLibStdCxx();
         string lacking = MakeLibStdCxxDefining(null);
         string having = MakeLibStdCxxDefining(Version);
         string target = Path.Combine(_dir, "libLibTorchSharp.so");
@@ -160,13 +159,10 @@ public sealed class LibTorchSharpPatchTests : IDisposable
         engine.HighImportanceMessages.Should().BeEmpty("an already patched copy is not patched again");
     }
 
-    [Fact]
+    [SkippableFact]
     public void BuildOutputCopy_IsPatchedOnlyWhereNeeded_AndThePackageCacheIsNot()
     {
-        if (!RuntimeInformation.IsOSPlatform(OSPlatform.Linux))
-        {
-            return;
-        }
+        TestEnvironment.RequireLinux("the build patches the linux-x64 copy of libLibTorchSharp.so only on Linux");
 
         string output = Path.Combine(AppContext.BaseDirectory, "runtimes", "linux-x64", "native", "libLibTorchSharp.so");
         string? libstdcxx = GlibcxxVersionPatcher.FindSystemLibStdCxx();

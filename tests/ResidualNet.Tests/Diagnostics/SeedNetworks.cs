@@ -10,7 +10,8 @@ using static TorchSharp.torch;
 namespace ResidualNet.Tests.Diagnostics;
 
 /// <summary>
-/// The seed's experiments on ResidualNet's own networks (shared by SeedClaimsTests and samples/GradientFlowExperiments).
+/// The seed's experiments on ResidualNet's own networks, for SeedClaimsTests (samples/GradientFlowExperiments builds the
+/// same networks from the library's CIFAR presets and prints the numbers these tests assert).
 /// <list type="bullet">
 /// <item><see cref="Cifar"/>: the CIFAR layout of He et al. (3x3 stem, three stages of n blocks with 16/32/64 filters,
 /// option A shortcuts, average pool, linear; 6n + 2 weighted layers) built with <see cref="ResNetBuilder"/>, with any

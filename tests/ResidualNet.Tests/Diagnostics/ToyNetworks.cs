@@ -27,7 +27,7 @@ public enum ToyActivation
 /// A small block for the seed's experiments: F(x) = conv(act(conv(act(x)))) (optionally with BatchNorm before each
 /// activation), and x + F(x) when it has a shortcut. The activations sit inside F, so the plain twin has one between
 /// every pair of convolutions while the residual twin keeps the seed's clean identity path x_{l+1} = x_l + F(x_l).
-/// Kept for the monitor's and hooks' unit tests and the overhead check; the seed's claims are measured on the
+/// Kept for the monitor's and hooks' unit tests; the seed's claims are measured on the
 /// library's own networks (<see cref="SeedNetworks"/>).
 /// </summary>
 public sealed class ToyBlock : Module<Tensor, Tensor>, IResidualBlock
@@ -136,7 +136,7 @@ public static class ToyNetworks
 
     /// <summary>
     /// One monitored step at initialisation (training mode): the fixed batch, cross-entropy, backward. The seed's
-    /// gradient-flow measurement, shared by the tests and samples/GradientFlowExperiments.
+    /// gradient-flow measurement, for the tests.
     /// </summary>
     public static GradientFlowStep GradientFlowAtInit(int depth, ToyActivation activation, bool residual, bool batchNorm = false)
     {

@@ -108,14 +108,12 @@ public class CheckpointTests(ITestOutputHelper output)
     }
 
     /// <summary>Slow: 36 s measured on the shared 2-core machine under load (the work itself is small).</summary>
-    [Fact]
+    [SkippableFact]
     [Trait("Category", "Slow")]
     public void PeakMemory_OfATrainingStep_IsMeasurablySmaller()
     {
-        if (!ProcessMemory.IsSupported || !RuntimeInformation.IsOSPlatform(OSPlatform.Linux))
-        {
-            return;
-        }
+        TestEnvironment.RequireLinux("glibc's mallopt and the kernel's peak resident memory");
+        TestEnvironment.RequireProcMemory();
 
         // Make glibc hand large blocks straight back to the kernel, so that RSS follows live tensors.
         ProcessMemory.TryResetPeak().Should().BeTrue();

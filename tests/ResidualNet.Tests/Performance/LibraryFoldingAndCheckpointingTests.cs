@@ -173,10 +173,11 @@ public class LibraryFoldingAndCheckpointingTests
         act.Should().Throw<ArgumentOutOfRangeException>().WithMessage("*42*").Which.ParamName.Should().Be("granularity");
     }
 
-    [Fact]
+    [SkippableFact]
     [Trait("Category", "Slow")]
     public void CheckpointingEveryBlock_LowersThePeakMemoryOfATrainingStep()
     {
+        TestEnvironment.RequireProcMemory();
         long? Peak(CheckpointGranularity granularity)
         {
             manual_seed(1);
@@ -194,11 +195,8 @@ public class LibraryFoldingAndCheckpointingTests
         Peak(CheckpointGranularity.Block);   // warm-up: allocator and kernels
         var plain = Peak(CheckpointGranularity.None);
         var block = Peak(CheckpointGranularity.Block);
-        if (plain is null || block is null)
-        {
-            return;   // no /proc (not Linux): nothing to measure
-        }
-
+        plain.Should().NotBeNull("/proc is there, so the peak can be read");
+        block.Should().NotBeNull("/proc is there, so the peak can be read");
         // Measured: 220 MB plain, 158 MB checkpointed (resnet56, batch 32, 32x32); the resnet152 figures are in docs/benchmarks.md.
         block.Value.Should().BeLessThan(plain.Value * 8 / 10, $"plain peak {plain} B, checkpointed {block} B");
     }

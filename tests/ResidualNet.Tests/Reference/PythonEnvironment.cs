@@ -8,22 +8,18 @@ namespace ResidualNet.Tests.Reference;
 
 /// <summary>
 /// Runs Python (Debian's <c>/usr/bin/python3</c> with <c>python3-torchvision</c>, or the interpreter named by
-/// <c>RESIDUALNET_PYTHON</c>) for tests that compare with PyTorch. When Python or torchvision is missing such a
-/// test fails with a message saying what to install, unless <c>RESIDUALNET_SKIP_PYTHON=1</c> is set, in which
-/// case the tests marked <see cref="PythonFactAttribute"/> or <see cref="PythonTheoryAttribute"/> are skipped.
+/// <c>RESIDUALNET_PYTHON</c>) for the live tests that compare with PyTorch (<c>[Trait("Category", "Python")]</c>,
+/// <c>[SkippableFact]</c> / <c>[SkippableTheory]</c>). When Python, torch or torchvision is missing,
+/// <see cref="Require"/> skips the test with the reason and what to install, or fails it where
+/// <c>RESIDUALNET_REQUIRE_PYTHON=1</c> (.ci/run sets it). The default comparison with torchvision needs no Python:
+/// it reads the committed fixtures (<see cref="ReferenceFixture"/>).
 /// </summary>
 internal static class PythonEnvironment
 {
-    /// <summary>The environment variable that skips every Python-backed test when set to 1.</summary>
-    public const string SkipVariable = "RESIDUALNET_SKIP_PYTHON";
-
     /// <summary>The environment variable that names another Python interpreter.</summary>
     public const string InterpreterVariable = "RESIDUALNET_PYTHON";
 
     private static readonly Lazy<string?> Problem = new(FindProblem);
-
-    /// <summary>True when <c>RESIDUALNET_SKIP_PYTHON=1</c>.</summary>
-    public static bool SkipRequested => Environment.GetEnvironmentVariable(SkipVariable) == "1";
 
     /// <summary>The interpreter: <c>RESIDUALNET_PYTHON</c>, else <c>/usr/bin/python3</c>.</summary>
     public static string Interpreter =>
@@ -32,17 +28,17 @@ internal static class PythonEnvironment
     /// <summary>The full path of a script copied next to the test assembly (under Reference/).</summary>
     public static string Script(string fileName) => Path.Combine(AppContext.BaseDirectory, "Reference", fileName);
 
-    /// <summary>Fails the calling test, with instructions, when Python with torch and torchvision cannot run.</summary>
-    public static void Require()
-    {
-        if (Problem.Value is { } problem)
-        {
-            Assert.Fail(
-                $"This test compares with Python torchvision and needs {Interpreter} with torch and torchvision " +
-                $"(Debian/Ubuntu: apt-get install python3-torchvision). {problem} " +
-                $"Set {SkipVariable}=1 to skip the Python-backed tests instead.");
-        }
-    }
+    /// <summary>True when Python with numpy, torch and torchvision runs here (checked once).</summary>
+    public static bool IsAvailable => Problem.Value is null;
+
+    /// <summary>
+    /// Skips the calling test (or fails it, where <c>RESIDUALNET_REQUIRE_PYTHON=1</c>), with the reason and what to
+    /// install, when Python with torch and torchvision cannot run.
+    /// </summary>
+    public static void Require() => TestEnvironment.Require(
+        IsAvailable,
+        $"Needs {Interpreter} with numpy, torch and torchvision (Debian/Ubuntu: apt-get install python3-torchvision): {Problem.Value}",
+        TestEnvironment.RequirePythonVariable);
 
     /// <summary>Runs the interpreter with arguments; returns standard output, or fails the test with standard error.</summary>
     public static string Run(TimeSpan timeout, params string[] arguments)
@@ -66,14 +62,17 @@ internal static class PythonEnvironment
         try
         {
             var (exitCode, output, error) = RunProcess(
-                TimeSpan.FromMinutes(2), "-c", "import torch, torchvision; print(torch.__version__, torchvision.__version__)");
-            return exitCode == 0 ? null : $"Importing torch and torchvision failed: {error.Trim()} {output.Trim()}";
+                TimeSpan.FromMinutes(2), "-c", "import numpy, torch, torchvision; print(torch.__version__, torchvision.__version__)");
+            return exitCode == 0 ? null : $"importing numpy, torch and torchvision failed: {LastLine(error)} {output.Trim()}".Trim();
         }
         catch (Exception ex) when (ex is System.ComponentModel.Win32Exception or InvalidOperationException or TimeoutException)
         {
             return $"Starting {Interpreter} failed: {ex.Message}";
         }
     }
+
+    private static string LastLine(string text) =>
+        text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) is { Length: > 0 } lines ? lines[^1] : string.Empty;
 
     private static (int ExitCode, string Output, string Error) RunProcess(TimeSpan timeout, params string[] arguments)
     {
@@ -105,33 +104,5 @@ internal static class PythonEnvironment
 
         process.WaitForExit();
         return (process.ExitCode, output.ToString(), error.ToString());
-    }
-}
-
-/// <summary>A fact that needs Python with torchvision; skipped when <c>RESIDUALNET_SKIP_PYTHON=1</c>.</summary>
-[AttributeUsage(AttributeTargets.Method, AllowMultiple = false)]
-public sealed class PythonFactAttribute : FactAttribute
-{
-    /// <summary>Sets <see cref="FactAttribute.Skip"/> when the skip variable is set.</summary>
-    public PythonFactAttribute()
-    {
-        if (PythonEnvironment.SkipRequested)
-        {
-            Skip = $"{PythonEnvironment.SkipVariable}=1";
-        }
-    }
-}
-
-/// <summary>A theory that needs Python with torchvision; skipped when <c>RESIDUALNET_SKIP_PYTHON=1</c>.</summary>
-[AttributeUsage(AttributeTargets.Method, AllowMultiple = false)]
-public sealed class PythonTheoryAttribute : TheoryAttribute
-{
-    /// <summary>Sets <see cref="FactAttribute.Skip"/> when the skip variable is set.</summary>
-    public PythonTheoryAttribute()
-    {
-        if (PythonEnvironment.SkipRequested)
-        {
-            Skip = $"{PythonEnvironment.SkipVariable}=1";
-        }
     }
 }

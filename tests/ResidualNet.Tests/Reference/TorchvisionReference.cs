@@ -9,10 +9,14 @@ using static TorchSharp.torch;
 
 namespace ResidualNet.Tests.Reference;
 
-/// <summary>One state_dict entry as Python listed it.</summary>
-internal sealed record ReferenceKey(string Name, long[] Shape, string DType)
+/// <summary>One state_dict entry as Python listed it (dtype as PyTorch names it: float32, int64).</summary>
+/// <param name="Name">The key.</param>
+/// <param name="Shape">The shape.</param>
+/// <param name="DType">The dtype, compared without regard to case (TorchSharp writes Float32, PyTorch float32).</param>
+/// <param name="Bits">The checksum of the fixture's formula values (<see cref="FormulaWeights.Bits"/>); null where not recorded.</param>
+internal sealed record ReferenceKey(string Name, long[] Shape, string DType, string? Bits = null)
 {
-    public override string ToString() => $"{Name} [{string.Join(", ", Shape)}]";
+    public override string ToString() => $"{Name} [{string.Join(", ", Shape)}] {DType.ToLowerInvariant()}";
 }
 
 /// <summary>

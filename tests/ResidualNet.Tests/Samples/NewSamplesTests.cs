@@ -7,12 +7,11 @@ using ResidualNet.Data;
 using ResidualNet.Samples;
 using ResidualNet.Samples.Classify;
 using ResidualNet.Samples.CustomResNet;
-using ResidualNet.Samples.GradientFlow;
 using Xunit;
 
 namespace ResidualNet.Tests.Samples;
 
-/// <summary>GradientFlow and CustomResNet in quick mode, Classify's bf16 and fast-inference options, and bad input.</summary>
+/// <summary>CustomResNet in quick mode, Classify's bf16 and fast-inference options, and bad input (GradientFlow: GradientFlowSampleTests).</summary>
 public sealed class NewSamplesTests : IDisposable
 {
     private readonly string _dir = Path.Combine(Path.GetTempPath(), "residualnet-new-samples-" + Guid.NewGuid().ToString("N"));
@@ -50,41 +49,6 @@ public sealed class NewSamplesTests : IDisposable
         }
 
         return dir;
-    }
-
-    [Fact]
-    public void GradientFlowQuickPrintsTheTableAndWritesThePng()
-    {
-        string outDir = Path.Combine(_dir, "gf");
-        var r = Run(GradientFlowSample.Run, "--quick", "--threads", "1", "--data", DataFolder(), "--out", outDir);
-
-        r.Code.Should().Be(0, r.Error);
-        r.Error.Should().BeEmpty();
-        var rows = r.Out.Split('\n').Where(l => l.StartsWith("| 20 ", StringComparison.Ordinal) || l.StartsWith("| 56 ", StringComparison.Ordinal)).ToList();
-        rows.Should().HaveCount(16, "2 depths x plain/residual x ReLU/Sigmoid x BN/none");
-        r.Out.Should().Contain("normalisation: each with BatchNorm after every convolution and without any normalisation");
-
-        // Without normalisation, 27 sigmoid layers crush the gradient long before it reaches the first block.
-        rows.Should().Contain(l => l.StartsWith("| 56 | plain | Sigmoid | none |", StringComparison.Ordinal) && l.EndsWith("| Vanishing |", StringComparison.Ordinal));
-        new FileInfo(Path.Combine(outDir, "gradient-flow.png")).Length.Should().BeGreaterThan(5000);
-        File.ReadAllLines(Path.Combine(outDir, "gradient-flow.csv")).Should().HaveCount(1 + (8 * (9 + 27)));
-    }
-
-    [Fact]
-    public void GradientFlowMeasuresTheLibraryNetworks()
-    {
-        var plain = GradientFlowSample.Options(56, residual: false, ResidualNet.Layers.ActivationFactory.ReLU, batchNorm: true);
-        var residual = GradientFlowSample.Options(56, residual: true, ResidualNet.Layers.ActivationFactory.ReLU, batchNorm: true);
-        plain.Should().Be(residual.AsPlain());
-        residual.InputChannels.Should().Be(1);
-        residual.BlockCount.Should().Be(27);
-
-        using var images = TorchSharp.torch.randn(4, 1, 28, 28);
-        using var labels = TorchSharp.torch.tensor(new long[] { 0, 1, 2, 3 });
-        var (step, diagnosis) = GradientFlowSample.Measure(GradientFlowSample.Options(20, true, ResidualNet.Layers.ActivationFactory.ReLU, true), images, labels, seed: 1);
-        step.Blocks.Should().HaveCount(9);
-        diagnosis.Norms.Should().HaveCount(9).And.OnlyContain(n => n > 0 && double.IsFinite(n));
-        diagnosis.FirstToLastRatio.Should().BeApproximately(diagnosis.Norms[0] / diagnosis.Norms[^1], 1e-9 * diagnosis.FirstToLastRatio);
     }
 
     [Fact]
@@ -130,12 +94,6 @@ public sealed class NewSamplesTests : IDisposable
 
     public static TheoryData<string, string[], string> BadInputs() => new()
     {
-        { "gradientflow", ["--depths", "21"], "error: --depths: '21' is not a CIFAR ResNet depth (6n + 2 between 8 and 1202, such as 20, 32, 44, 56, 110).\n" },
-        { "gradientflow", ["--depths", "20,abc"], "error: --depths: 'abc' is not a CIFAR ResNet depth" },
-        { "gradientflow", ["--depths", ","], "error: --depths expects a comma-separated list of depths; got ','.\n" },
-        { "gradientflow", ["--norm", "layer"], "error: --norm must be one of both, bn, none; got 'layer'." },
-        { "gradientflow", ["--activations", "swish"], "error: --activations: unknown item 'swish'; choose from relu, sigmoid, tanh." },
-        { "gradientflow", ["--batch-size", "1"], "error: --batch-size must be between 2 and 4096; got 1." },
         { "custom", ["--format", "onnx"], "error: --format must be one of safetensors, pytorch, torchsharp; got 'onnx'." },
         { "custom", ["--summary-depth", "x"], "error: --summary-depth expects a whole number; got 'x'." },
         { "classify", ["--precision", "fp8"], "error: --precision must be one of fp32, bf16; got 'fp8'." },
@@ -147,28 +105,11 @@ public sealed class NewSamplesTests : IDisposable
     {
         var r = sample switch
         {
-            "gradientflow" => Run(GradientFlowSample.Run, args),
             "custom" => Run(CustomResNetSample.Run, args),
             _ => Run(ClassifySample.Run, args),
         };
         r.Code.Should().Be(2);
         r.Error.Should().StartWith(expectedStart).And.EndWith("\n");
         r.Error.TrimEnd('\n').Should().NotContain("\n");
-    }
-
-    [Fact]
-    public void GradientFlowMissingOrCorruptDataIsOneLine()
-    {
-        string missing = Path.Combine(_dir, "no-such-folder");
-        var r = Run(GradientFlowSample.Run, "--quick", "--data", missing);
-        r.Code.Should().Be(2);
-        r.Error.Should().Be($"error: Fashion-MNIST folder '{missing}' does not exist.\n");
-
-        string dir = DataFolder();
-        File.Copy(Path.Combine(dir, "train-images-idx3-ubyte.gz"), Path.Combine(dir, "train-labels-idx1-ubyte.gz"), overwrite: true);
-        var corrupt = Run(GradientFlowSample.Run, "--quick", "--data", dir);
-        corrupt.Code.Should().Be(2);
-        corrupt.Error.Should().StartWith("error: ").And.Contain("magic number 0x00000803; expected 0x00000801");
-        corrupt.Error.TrimEnd('\n').Should().NotContain("\n");
     }
 }
