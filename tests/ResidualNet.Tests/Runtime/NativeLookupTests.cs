@@ -36,7 +36,7 @@ public class NativeLookupTests
     [SkippableFact]
     public void Symtab_OfTheShippedLibTorch_HoldsTheObjectItsGuardAndTheExportedContext()
     {
-        Skip.IfNot(File.Exists(LibTorchCpu), $"{LibTorchCpu} is not in the output (not a Linux x64 build)");
+        TestEnvironment.Require(File.Exists(LibTorchCpu), $"Needs {LibTorchCpu} (a Linux x64 build output).");
         var image = ElfImage.Read(LibTorchCpu);
         long allocatedBefore = GC.GetAllocatedBytesForCurrentThread();
         var symbols = image.FindSymbols(
@@ -69,7 +69,7 @@ public class NativeLookupTests
     [SkippableFact]
     public void InThisProcess_TheObjectIsFound_AndItsLayoutMatchesCpuid()
     {
-        Skip.IfNot(OperatingSystem.IsLinux() && RuntimeInformation.ProcessArchitecture == Architecture.X64, "Linux x64 only");
+        TestEnvironment.Require(OperatingSystem.IsLinux() && RuntimeInformation.ProcessArchitecture == Architecture.X64, "Needs Linux x64: libtorch_cpu.so's oneDNN object.");
         OneDnnGuard.Ensure();
         var cpu = CpuCacheProbe.ReadThisMachine();
         var lib = ResidualNet.Runtime.LibTorchCpu.Locate(cpu);

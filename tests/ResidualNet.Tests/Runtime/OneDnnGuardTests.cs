@@ -40,7 +40,7 @@ public class OneDnnGuardTests
     [MemberData(nameof(Cases))]
     public void SimulatedHiddenCaches_WithTheGuard_EveryCaseIsRight(string name)
     {
-        Skip.IfNot(IsLinuxX64, "the simulation writes into libtorch_cpu.so's oneDNN object, which only Linux x64 has");
+        TestEnvironment.Require(IsLinuxX64, "Needs Linux x64: the simulation writes into libtorch_cpu.so's oneDNN object.");
         var result = RunCase(name, simulated: true, mode: null);
         CheckRight(name, result);
         result.ReportedText("simulated").Should().MatchRegex("^1(,1)*$");
@@ -54,7 +54,7 @@ public class OneDnnGuardTests
     [SkippableFact]
     public void SimulatedHiddenCaches_WithoutTheGuard_ReproduceTheBug()
     {
-        Skip.IfNot(IsLinuxX64, "the simulation writes into libtorch_cpu.so's oneDNN object, which only Linux x64 has");
+        TestEnvironment.Require(IsLinuxX64, "Needs Linux x64: the simulation writes into libtorch_cpu.so's oneDNN object.");
         var canary = RunCase("canary", simulated: true, mode: "on").ShouldSucceed();
         var backward = RunCase("resnext50-backward", simulated: true, mode: "on");
         double canaryError = canary.ReportedNumber("canary");
@@ -85,7 +85,7 @@ public class OneDnnGuardTests
     [SkippableFact]
     public void Override_Off_OnSimulatedHiddenCaches_TrainsWithoutCrashing()
     {
-        Skip.IfNot(IsLinuxX64, "the simulation writes into libtorch_cpu.so's oneDNN object, which only Linux x64 has");
+        TestEnvironment.Require(IsLinuxX64, "Needs Linux x64: the simulation writes into libtorch_cpu.so's oneDNN object.");
         var result = RunCase("resnet50-training-nchw", simulated: true, mode: "off");
         result.ShouldSucceed();
         result.ReportedText("decision").Should().Be(nameof(OneDnnGuardDecision.OneDnnDisabled));
@@ -95,7 +95,7 @@ public class OneDnnGuardTests
     [SkippableFact]
     public void Override_On_LeavesOneDnnAlone_EvenWhenItIsWrong()
     {
-        Skip.IfNot(IsLinuxX64, "the simulation writes into libtorch_cpu.so's oneDNN object, which only Linux x64 has");
+        TestEnvironment.Require(IsLinuxX64, "Needs Linux x64: the simulation writes into libtorch_cpu.so's oneDNN object.");
         var result = RunCase("resnet18-channels-last-eval", simulated: true, mode: "on").ShouldSucceed();
         result.ReportedText("decision").Should().Be(nameof(OneDnnGuardDecision.LeftAsIs));
         result.ReportedText("guardCanary").Should().BeEmpty("with on the guard checks nothing");
@@ -126,7 +126,7 @@ public class OneDnnGuardTests
     [SkippableFact]
     public void Guard_RunsOnce_WhenManyThreadsAskAtOnce()
     {
-        Skip.IfNot(IsLinuxX64, "the simulation writes into libtorch_cpu.so's oneDNN object, which only Linux x64 has");
+        TestEnvironment.Require(IsLinuxX64, "Needs Linux x64: the simulation writes into libtorch_cpu.so's oneDNN object.");
         var result = ChildProcess.Run(typeof(OneDnnGuardCases), nameof(OneDnnGuardCases.ConcurrentEnsure),
             environment: new Dictionary<string, string?> { [OneDnnGuard.EnvironmentVariable] = null }).ShouldSucceed();
         result.ReportedNumber("distinctStatuses").Should().Be(1);
