@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
 using ResidualNet.Layers;
+using ResidualNet.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -51,6 +52,7 @@ public abstract class ResidualBlockBase : nn.Module<Tensor, Tensor>, IResidualBl
         bool preActivation)
         : base(name)
     {
+        OneDnnGuard.EnsureApplied();
         options ??= BlockOptions.Default;
         CheckArguments(inChannels, planes, stride, options);
         Options = options;
@@ -155,6 +157,7 @@ public abstract class ResidualBlockBase : nn.Module<Tensor, Tensor>, IResidualBl
     /// <exception cref="InvalidOperationException">The block is folded and in training mode.</exception>
     public sealed override Tensor forward(Tensor input)
     {
+        OneDnnGuard.EnsureApplied();
         ModuleInput.CheckBatch(input, InChannels, GetType().Name);
         if (IsBatchNormFolded && training)
         {

@@ -1,5 +1,6 @@
 using System;
 using System.Linq;
+using ResidualNet.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -28,6 +29,7 @@ public static class ConvBatchNorm
     /// or it is in training mode.</exception>
     public static void Fold(Conv2d conv, BatchNorm2d batchNorm)
     {
+        OneDnnGuard.EnsureApplied();
         ArgumentNullException.ThrowIfNull(conv);
         ArgumentNullException.ThrowIfNull(batchNorm);
         if (batchNorm.num_features != conv.out_channels)

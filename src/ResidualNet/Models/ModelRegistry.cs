@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Linq;
 using System.Text.RegularExpressions;
 using ResidualNet.Blocks;
+using ResidualNet.Runtime;
 
 namespace ResidualNet.Models;
 
@@ -188,7 +189,11 @@ public sealed class ModelRegistry
     /// <param name="name">A registered name.</param>
     /// <returns>The network, initialised from the global random generator.</returns>
     /// <exception cref="ArgumentException">Unknown name (with suggestions).</exception>
-    public ResNet Create(string name) => new(GetOptions(name));
+    public ResNet Create(string name)
+    {
+        OneDnnGuard.EnsureApplied();
+        return new ResNet(GetOptions(name));
+    }
 
     private static ModelRegistry CreateReadOnlyDefault()
     {

@@ -1,6 +1,7 @@
 using System;
 using System.Linq;
 using ResidualNet.Layers;
+using ResidualNet.Runtime;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -49,6 +50,7 @@ public static class BatchNormFolding
     /// <exception cref="ArgumentException"><paramref name="model"/> (or one of its modules) is in training mode.</exception>
     public static int FoldAndCountPairs(nn.Module model)
     {
+        OneDnnGuard.EnsureApplied();
         ArgumentNullException.ThrowIfNull(model);
         var training = model.modules().FirstOrDefault(m => m.training);
         if (training is not null)

@@ -20,7 +20,8 @@ public class LayeringTests
     /// </summary>
     internal static readonly IReadOnlyDictionary<string, int> Ranks = new Dictionary<string, int>(StringComparer.Ordinal)
     {
-        ["ResidualNet"] = 0,               // helpers every folder may use (ShapeText)
+        ["ResidualNet"] = 0,               // helpers every folder may use (ShapeText, CorruptFileException)
+        ["ResidualNet.Runtime"] = 0,       // the native guard (OneDnnGuard) that every entry point runs first
         ["ResidualNet.Layers"] = 1,        // layers and module primitives (folding one pair, checkpointing, state_dict order)
         ["ResidualNet.Blocks"] = 2,
         ["ResidualNet.Models"] = 3,
