@@ -59,15 +59,8 @@ public sealed record GradientFlowPlotOptions
     /// <exception cref="ArgumentException">A value is out of range; the exception names the property and the message gives the value.</exception>
     public void Validate()
     {
-        if (Width < 100)
-        {
-            throw new ArgumentOutOfRangeException(nameof(Width), Width, $"Width must be at least 100 pixels; got {Width}.");
-        }
-
-        if (Height < 100)
-        {
-            throw new ArgumentOutOfRangeException(nameof(Height), Height, $"Height must be at least 100 pixels; got {Height}.");
-        }
+        PlotSize.CheckAtLeast(Width, 100, nameof(Width), "pixels");
+        PlotSize.CheckAtLeast(Height, 100, nameof(Height), "pixels");
     }
 }
 
@@ -104,19 +97,26 @@ public sealed record GradientFlowPanelOptions
     /// <exception cref="ArgumentException">A value is out of range; the exception names the property and the message gives the value.</exception>
     public void Validate()
     {
-        if (Columns < 1)
-        {
-            throw new ArgumentOutOfRangeException(nameof(Columns), Columns, $"Columns must be at least 1; got {Columns}.");
-        }
+        PlotSize.CheckAtLeast(Columns, 1, nameof(Columns), "columns");
+        PlotSize.CheckAtLeast(PanelWidth, 200, nameof(PanelWidth), "pixels");
+        PlotSize.CheckAtLeast(PanelHeight, 200, nameof(PanelHeight), "pixels");
+    }
+}
 
-        if (PanelWidth < 200)
+/// <summary>The size checks of the plot options.</summary>
+internal static class PlotSize
+{
+    /// <summary>Throws unless <paramref name="value"/> is at least <paramref name="minimum"/>.</summary>
+    /// <param name="value">The option's value.</param>
+    /// <param name="minimum">The smallest value allowed.</param>
+    /// <param name="property">The option's name.</param>
+    /// <param name="unit">The unit, for the message.</param>
+    /// <exception cref="ArgumentOutOfRangeException">The value is below the minimum.</exception>
+    internal static void CheckAtLeast(int value, int minimum, string property, string unit)
+    {
+        if (value < minimum)
         {
-            throw new ArgumentOutOfRangeException(nameof(PanelWidth), PanelWidth, $"PanelWidth must be at least 200 pixels; got {PanelWidth}.");
-        }
-
-        if (PanelHeight < 200)
-        {
-            throw new ArgumentOutOfRangeException(nameof(PanelHeight), PanelHeight, $"PanelHeight must be at least 200 pixels; got {PanelHeight}.");
+            throw new ArgumentOutOfRangeException(property, value, $"{property} must be at least {minimum} {unit}; got {value}.");
         }
     }
 }
