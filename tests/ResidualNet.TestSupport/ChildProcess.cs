@@ -7,12 +7,14 @@ using System.Reflection;
 using System.Text;
 using System.Threading.Tasks;
 
-namespace ResidualNet.Tests.Infrastructure;
+namespace ResidualNet.TestSupport;
 
 /// <summary>
-/// Runs a static method of this test assembly in a separate process, so that a native crash (SIGFPE in libtorch, a
+/// Runs a static method of a test assembly in a separate process, so that a native crash (SIGFPE in libtorch, a
 /// segmentation fault in a fuzzer) is one failed test with its exit code instead of an aborted test run. The child
-/// is <c>dotnet exec ResidualNet.Tests.dll --child Type Method [args]</c>; <see cref="Program.Main"/> dispatches it.
+/// is <c>dotnet exec ResidualNet.UnitTests.dll --child Type Method [args]</c> (the assembly of the method's type), whose
+/// <c>Program.Main</c> calls <see cref="RunChildMain"/>: every test project that uses this class has that two-line
+/// Program.cs and <c>GenerateProgramFile=false</c>.
 /// </summary>
 /// <remarks>
 /// The method must be static, take either nothing or a <c>string[]</c>, and return <c>void</c> or <c>int</c> (the exit
@@ -22,7 +24,7 @@ namespace ResidualNet.Tests.Infrastructure;
 /// </remarks>
 public static class ChildProcess
 {
-    /// <summary>The first argument that makes <see cref="Program.Main"/> run a child.</summary>
+    /// <summary>The first argument that makes <c>Program.Main</c> run a child.</summary>
     public const string ChildSwitch = "--child";
 
     /// <summary>The exit code of a child whose method threw.</summary>
@@ -40,7 +42,7 @@ public static class ChildProcess
     /// <summary>
     /// Runs <paramref name="type"/>.<paramref name="method"/> in a child process and waits for it.
     /// </summary>
-    /// <param name="type">A type of this test assembly.</param>
+    /// <param name="type">A type of a test assembly whose entry point calls <see cref="RunChildMain"/>.</param>
     /// <param name="method">The name of a static method of <paramref name="type"/>.</param>
     /// <param name="arguments">Arguments passed to the method as its <c>string[]</c>.</param>
     /// <param name="environment">Environment variables to set in the child (a null value removes the variable); the
@@ -58,7 +60,7 @@ public static class ChildProcess
             throw new ArgumentException($"{type.FullName}.{method} is not a static method taking () or (string[]).", nameof(method));
         }
 
-        string assembly = typeof(ChildProcess).Assembly.Location;
+        string assembly = type.Assembly.Location;
         var start = new ProcessStartInfo(DotnetHost())
         {
             RedirectStandardOutput = true,
@@ -127,6 +129,10 @@ public static class ChildProcess
         Console.Out.Flush();
     }
 
+    /// <summary>The assembly the child process runs (the test project's own, started by <c>dotnet exec</c>).</summary>
+    private static Assembly EntryAssembly =>
+        Assembly.GetEntryAssembly() ?? throw new InvalidOperationException("A child process has an entry assembly.");
+
     /// <summary>The child side: parses <c>--child Type Method [args]</c>, runs the method, returns its exit code.</summary>
     /// <param name="args">The process's command line.</param>
     /// <returns>The exit code.</returns>
@@ -135,16 +141,16 @@ public static class ChildProcess
         ArgumentNullException.ThrowIfNull(args);
         if (args.Length < 3 || args[0] != ChildSwitch)
         {
-            Console.Error.WriteLine($"usage: dotnet exec {Path.GetFileName(typeof(ChildProcess).Assembly.Location)} {ChildSwitch} Namespace.Type Method [args...]");
+            Console.Error.WriteLine($"usage: dotnet exec {Path.GetFileName(EntryAssembly.Location)} {ChildSwitch} Namespace.Type Method [args...]");
             Console.Error.WriteLine("This assembly holds tests: run it with `dotnet test`; the command line above is for ChildProcess.Run.");
             return UsageExitCode;
         }
 
-        var type = typeof(ChildProcess).Assembly.GetType(args[1]);
+        var type = EntryAssembly.GetType(args[1]);
         var method = type is null ? null : Resolve(type, args[2]);
         if (method is null)
         {
-            Console.Error.WriteLine($"{args[1]}.{args[2]}: no static method taking () or (string[]) in {typeof(ChildProcess).Assembly.GetName().Name}.");
+            Console.Error.WriteLine($"{args[1]}.{args[2]}: no static method taking () or (string[]) in {EntryAssembly.GetName().Name}.");
             return UsageExitCode;
         }
 

@@ -4,7 +4,7 @@ using System.Globalization;
 using System.Linq;
 using System.Text;
 
-namespace ResidualNet.Tests.Infrastructure;
+namespace ResidualNet.TestSupport;
 
 /// <summary>How a child process ended (see <see cref="ChildProcess"/>).</summary>
 /// <param name="Command">The command line, with the environment variables set for it.</param>

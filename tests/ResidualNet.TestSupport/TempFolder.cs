@@ -1,7 +1,7 @@
 using System;
 using System.IO;
 
-namespace ResidualNet.Tests.Weights;
+namespace ResidualNet.TestSupport;
 
 /// <summary>A temporary folder deleted on dispose.</summary>
 internal sealed class TempFolder : IDisposable

@@ -4,7 +4,7 @@ using System.Runtime.InteropServices;
 using ResidualNet.Data;
 using Xunit;
 
-namespace ResidualNet.Tests;
+namespace ResidualNet.TestSupport;
 
 /// <summary>
 /// What a test needs from the machine beyond the .NET SDK, and what happens when it is missing: the test reports
@@ -57,12 +57,4 @@ internal static class TestEnvironment
     public static void RequireProcMemory() => Require(
         File.Exists("/proc/self/status") && File.Exists("/proc/self/clear_refs"),
         "Needs /proc/self/status and /proc/self/clear_refs (Linux) to measure peak resident memory.");
-
-    /// <summary>The system's libstdc++.so.6 (an ELF file to read and copy); returns its path.</summary>
-    public static string RequireSystemLibStdCxx()
-    {
-        string? path = ResidualNet.Build.GlibcxxVersionPatcher.FindSystemLibStdCxx();
-        Require(path is not null, "Needs the system's libstdc++.so.6 (an ELF file to read); none was found in LD_LIBRARY_PATH or the system library folders.");
-        return path!;
-    }
 }

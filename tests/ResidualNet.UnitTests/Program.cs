@@ -1,11 +1,11 @@
-using ResidualNet.Tests.Infrastructure;
+using ResidualNet.TestSupport;
 
-namespace ResidualNet.Tests;
+namespace ResidualNet.UnitTests;
 
 /// <summary>
 /// The test assembly's entry point (the SDK's generated one is switched off with <c>GenerateProgramFile=false</c>).
 /// The test runner never calls it; <see cref="ChildProcess"/> does, to run one static method in a fresh process:
-/// <c>dotnet exec ResidualNet.Tests.dll --child Namespace.Type Method [args...]</c>.
+/// <c>dotnet exec ResidualNet.UnitTests.dll --child Namespace.Type Method [args...]</c>.
 /// </summary>
 public static class Program
 {

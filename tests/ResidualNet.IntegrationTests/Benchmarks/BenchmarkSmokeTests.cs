@@ -8,7 +8,7 @@ using FluentAssertions;
 using ResidualNet.Benchmarks;
 using Xunit;
 
-namespace ResidualNet.Tests.Benchmarks;
+namespace ResidualNet.IntegrationTests.Benchmarks;
 
 /// <summary>
 /// The quick mode of the benchmark suites: every [Benchmark] method runs once, on CPU, with the first value of its

@@ -12,7 +12,7 @@ using ResidualNet.Weights;
 using TorchSharp;
 using Xunit;
 
-namespace ResidualNet.Tests.Models;
+namespace ResidualNet.IntegrationTests.Docs;
 
 /// <summary>
 /// docs/architecture.md: every C# block of the page appears verbatim (up to indentation and <c>using</c>

@@ -13,7 +13,7 @@ using Xunit;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 
-namespace ResidualNet.Tests.Hooks;
+namespace ResidualNet.IntegrationTests.Docs;
 
 /// <summary>
 /// docs/how-to/gradient-hooks.md: every C# block of the page appears verbatim (up to indentation and its

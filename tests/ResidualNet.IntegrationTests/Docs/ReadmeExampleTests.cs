@@ -6,7 +6,7 @@ using ResidualNet.Models;
 using TorchSharp;
 using Xunit;
 
-namespace ResidualNet.Tests.Docs;
+namespace ResidualNet.IntegrationTests.Docs;
 
 /// <summary>The README's short example, as written there, compiled and run.</summary>
 public class ReadmeExampleTests

@@ -2,14 +2,15 @@ using System;
 using System.IO;
 using System.Linq;
 using FluentAssertions;
-using ResidualNet.Tests.Reference;
+using ResidualNet.TestSupport;
+using ResidualNet.TestSupport.Reference;
 using ResidualNet.Weights;
 using TorchSharp;
 using Xunit;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 
-namespace ResidualNet.Tests.Weights;
+namespace ResidualNet.IntegrationTests.Python;
 
 /// <summary>Python torchvision's resnet18 (1000 classes, seed 0), saved by Python as .pt and as hand-written safetensors; made on first use.</summary>
 public sealed class PythonResNet18Fixture : IDisposable
@@ -92,7 +93,7 @@ public class PythonCheckpointTests : IClassFixture<PythonResNet18Fixture>
             .Should().Equal(reference.Keys.Select(k => k.Name), "safetensors keeps Python's key order");
         foreach (var (key, tensor) in fromPt.state_dict())
         {
-            ModelWeightsTests.Same(tensor, fromSafetensors.state_dict()[key]).Should().BeTrue(key);
+            TensorBits.Same(tensor, fromSafetensors.state_dict()[key]).Should().BeTrue(key);
         }
     }
 
@@ -129,7 +130,7 @@ public class PythonCheckpointTests : IClassFixture<PythonResNet18Fixture>
         result.MatchedKeys.Should().HaveCount(120);
         foreach (var key in result.MatchedKeys)
         {
-            ModelWeightsTests.Same(small.state_dict()[key], full.state_dict()[key]).Should().BeTrue(key);
+            TensorBits.Same(small.state_dict()[key], full.state_dict()[key]).Should().BeTrue(key);
         }
 
         // The 10-class network runs on Python's input.

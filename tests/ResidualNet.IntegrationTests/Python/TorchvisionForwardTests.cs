@@ -5,12 +5,12 @@ using System.Linq;
 using System.Runtime.InteropServices;
 using FluentAssertions;
 using ResidualNet.Models;
-using ResidualNet.Tests.Reference;
+using ResidualNet.TestSupport.Reference;
 using TorchSharp;
 using Xunit;
 using static TorchSharp.torch;
 
-namespace ResidualNet.Tests.Models;
+namespace ResidualNet.IntegrationTests.Python;
 
 /// <summary>
 /// The same weights give the same logits as Python torchvision: the C# network's state dict is written as raw
@@ -21,6 +21,8 @@ namespace ResidualNet.Tests.Models;
 /// </summary>
 public class TorchvisionForwardTests(Xunit.Abstractions.ITestOutputHelper output)
 {
+    private static ModelRegistry Presets { get; } = ModelRegistry.CreateWithPresets();
+
     [SkippableTheory]
     [Trait("Category", "Python")]
     [InlineData("resnet18")]
@@ -31,7 +33,7 @@ public class TorchvisionForwardTests(Xunit.Abstractions.ITestOutputHelper output
         PythonEnvironment.Require();
 
         torch.manual_seed(123);
-        using var model = ModelTestUtil.Presets.Create(name);
+        using var model = Presets.Create(name);
         model.eval();
         string dir = Directory.CreateTempSubdirectory("residualnet-tv-").FullName;
         try

@@ -4,13 +4,14 @@ using System.IO;
 using System.Linq;
 using FluentAssertions;
 using ResidualNet.Models;
+using ResidualNet.TestSupport.Reference;
 using ResidualNet.Weights;
 using Xunit;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 
-namespace ResidualNet.Tests.Reference;
+namespace ResidualNet.IntegrationTests.Python;
 
 /// <summary>
 /// Issue 3, acceptance item 2, against live Python (Category=Python): for the torchvision families, the state_dict
@@ -26,15 +27,8 @@ public class TorchvisionReferenceTests
 
     public TorchvisionReferenceTests(ITestOutputHelper output) => _output = output;
 
-    /// <summary>
-    /// Every network of acceptance item 2, by torchvision name; the default run compares all of them with the
-    /// committed fixtures (<see cref="TorchvisionFixtureTests"/>).
-    /// </summary>
-    public static TheoryData<string> AcceptanceModels => new()
-    {
-        "resnet18", "resnet34", "resnet50", "resnet101", "resnet152",
-        "resnext50_32x4d", "resnext101_32x8d", "wide_resnet50_2", "wide_resnet101_2",
-    };
+    /// <summary>Every network of acceptance item 2 (<see cref="ReferenceFixture.AcceptanceModels"/>).</summary>
+    public static TheoryData<string> AcceptanceModels => ReferenceFixture.AcceptanceModels;
 
     /// <summary>The live comparison in the default run (where Python is found): the five smaller networks.</summary>
     public static TheoryData<string> LiveModels => new() { "resnet18", "resnet34", "resnet50", "resnext50_32x4d", "wide_resnet50_2" };

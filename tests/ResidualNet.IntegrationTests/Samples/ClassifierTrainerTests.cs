@@ -10,7 +10,7 @@ using TorchSharp;
 using Xunit;
 using static TorchSharp.torch;
 
-namespace ResidualNet.Tests.Samples;
+namespace ResidualNet.IntegrationTests.Samples;
 
 public sealed class ClassifierTrainerTests : IDisposable
 {

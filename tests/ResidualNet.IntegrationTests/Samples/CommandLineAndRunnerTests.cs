@@ -8,7 +8,7 @@ using ResidualNet.Samples;
 using ResidualNet.Samples.Training;
 using Xunit;
 
-namespace ResidualNet.Tests.Samples;
+namespace ResidualNet.IntegrationTests.Samples;
 
 public class CommandLineAndRunnerTests
 {

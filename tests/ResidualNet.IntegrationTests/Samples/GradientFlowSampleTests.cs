@@ -15,7 +15,7 @@ using ResidualNet.Samples.GradientFlow;
 using Xunit;
 using Xunit.Abstractions;
 
-namespace ResidualNet.Tests.Samples;
+namespace ResidualNet.IntegrationTests.Samples;
 
 /// <summary>
 /// The README's main job (samples/GradientFlow): its headline claims, asserted with margins on generated data

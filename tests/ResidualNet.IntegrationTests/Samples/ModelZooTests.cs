@@ -7,7 +7,7 @@ using ResidualNet.Models;
 using ResidualNet.Samples.ModelZoo;
 using Xunit;
 
-namespace ResidualNet.Tests.Samples;
+namespace ResidualNet.IntegrationTests.Samples;
 
 /// <summary>samples/ModelZoo: the preset table is computed by the library, and docs/architecture.md holds its output.</summary>
 public class ModelZooTests

@@ -9,7 +9,7 @@ using ResidualNet.Samples.Classify;
 using ResidualNet.Samples.CustomResNet;
 using Xunit;
 
-namespace ResidualNet.Tests.Samples;
+namespace ResidualNet.IntegrationTests.Samples;
 
 /// <summary>CustomResNet in quick mode, Classify's bf16 and fast-inference options, and bad input (GradientFlow: GradientFlowSampleTests).</summary>
 public sealed class NewSamplesTests : IDisposable

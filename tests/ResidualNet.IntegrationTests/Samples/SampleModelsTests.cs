@@ -6,7 +6,7 @@ using static TorchSharp.torch;
 using ClassifyModels = ResidualNet.Samples.Classify.Models;
 using DegradationModels = ResidualNet.Samples.Degradation.Models;
 
-namespace ResidualNet.Tests.Samples;
+namespace ResidualNet.IntegrationTests.Samples;
 
 /// <summary>The samples train the library's networks: the catalogues' architectures and parameter counts.</summary>
 public sealed class SampleModelsTests

@@ -8,9 +8,10 @@ using ResidualNet.Data;
 using ResidualNet.Samples;
 using ResidualNet.Samples.Classify;
 using ResidualNet.Samples.Degradation;
+using ResidualNet.TestSupport;
 using Xunit;
 
-namespace ResidualNet.Tests.Samples;
+namespace ResidualNet.IntegrationTests.Samples;
 
 /// <summary>Runs each sample's entry point in quick mode, in-process, and feeds each one bad input.</summary>
 public sealed class SampleProgramsTests : IDisposable

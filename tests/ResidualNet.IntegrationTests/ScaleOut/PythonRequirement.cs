@@ -1,7 +1,8 @@
 using System;
 using ResidualNet.Samples.ScaleOut;
+using ResidualNet.TestSupport;
 
-namespace ResidualNet.Tests.ScaleOut;
+namespace ResidualNet.IntegrationTests.ScaleOut;
 
 /// <summary>
 /// The ScaleOut tests' Python requirement (<c>[Trait("Category", "Python")]</c>): Python with torch, torchvision and

@@ -14,7 +14,7 @@ using ResidualNet.Weights;
 using Xunit;
 using Xunit.Abstractions;
 
-namespace ResidualNet.Tests.ScaleOut;
+namespace ResidualNet.IntegrationTests.ScaleOut;
 
 /// <summary>samples/ScaleOut: the DDP round trip (Python category), and what it does without Python.</summary>
 public sealed class ScaleOutSampleTests : IDisposable

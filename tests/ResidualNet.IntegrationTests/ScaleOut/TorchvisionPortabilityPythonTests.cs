@@ -6,16 +6,15 @@ using System.Runtime.InteropServices;
 using System.Text.Json;
 using FluentAssertions;
 using ResidualNet.Models;
-using ResidualNet.Tests.Models;
-using ResidualNet.Tests.Reference;
-using ResidualNet.Tests.Weights;
+using ResidualNet.TestSupport.Reference;
+using ResidualNet.TestSupport;
 using ResidualNet.Weights;
 using TorchSharp;
 using Xunit;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
 
-namespace ResidualNet.Tests.ScaleOut;
+namespace ResidualNet.IntegrationTests.ScaleOut;
 
 /// <summary>
 /// Proves <see cref="TorchvisionPortability"/>'s verdicts in Python: for each case the Python code it produced
@@ -49,7 +48,7 @@ public sealed class TorchvisionPortabilityPythonTests
             {
                 "one channel, 10 classes", "CIFAR stem", "zero init, basic blocks", "GroupNorm", "no normalisation",
                 "custom layers", "custom ResNeXt", "custom wide, dilated",
-            }.Select(name => (name, TorchvisionPortabilityTests.PortableCase(name))))
+            }.Select(name => (name, PortableVariations.Options(name))))
             .ToArray();
 
         AssertSameInPython(cases);

@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 using TorchVisionResNet = TorchSharp.Modules.ResNet;
 
-namespace ResidualNet.Tests.Reference;
+namespace ResidualNet.TestSupport.Reference;
 
 /// <summary>
 /// Builds torchvision's ResNet family with TorchSharp's TorchVision (.NET) package 0.107, by Python name. Used to

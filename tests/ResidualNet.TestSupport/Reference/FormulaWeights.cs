@@ -6,7 +6,7 @@ using TorchSharp;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 
-namespace ResidualNet.Tests.Reference;
+namespace ResidualNet.TestSupport.Reference;
 
 /// <summary>
 /// The weights of the committed torchvision fixtures, computed without a weights file: a deterministic function

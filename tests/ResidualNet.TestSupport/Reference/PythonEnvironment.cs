@@ -4,7 +4,7 @@ using System.IO;
 using System.Text;
 using Xunit;
 
-namespace ResidualNet.Tests.Reference;
+namespace ResidualNet.TestSupport.Reference;
 
 /// <summary>
 /// Runs Python (Debian's <c>/usr/bin/python3</c> with <c>python3-torchvision</c>, or the interpreter named by

@@ -6,7 +6,7 @@ using System.Linq;
 using System.Text.Json;
 using static TorchSharp.torch;
 
-namespace ResidualNet.Tests.Reference;
+namespace ResidualNet.TestSupport.Reference;
 
 /// <summary>
 /// A committed fixture written once by <c>make_fixtures.py</c> with Python torchvision (Reference/Fixtures, copied
@@ -28,6 +28,16 @@ internal sealed class ReferenceFixture
         _outputs = outputs;
         Versions = versions;
     }
+
+    /// <summary>
+    /// Every network of acceptance item 2, by torchvision name: the unit tests compare all of them with the committed
+    /// fixtures (TorchvisionFixtureTests), the integration tests with live Python (TorchvisionReferenceTests).
+    /// </summary>
+    public static Xunit.TheoryData<string> AcceptanceModels => new()
+    {
+        "resnet18", "resnet34", "resnet50", "resnet101", "resnet152",
+        "resnext50_32x4d", "resnext101_32x8d", "wide_resnet50_2", "wide_resnet101_2",
+    };
 
     /// <summary>The folder of the fixtures next to the test assembly.</summary>
     public static string Folder => System.IO.Path.Combine(AppContext.BaseDirectory, "Reference", "Fixtures");

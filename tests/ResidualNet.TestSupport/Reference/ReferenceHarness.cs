@@ -8,7 +8,7 @@ using TorchSharp;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 
-namespace ResidualNet.Tests.Reference;
+namespace ResidualNet.TestSupport.Reference;
 
 /// <summary>Which listing of the .NET network's keys the harness compares with Python's list.</summary>
 internal enum KeyListing

@@ -7,7 +7,7 @@ using System.Runtime.InteropServices;
 using System.Text.Json;
 using static TorchSharp.torch;
 
-namespace ResidualNet.Tests.Reference;
+namespace ResidualNet.TestSupport.Reference;
 
 /// <summary>One state_dict entry as Python listed it (dtype as PyTorch names it: float32, int64).</summary>
 /// <param name="Name">The key.</param>

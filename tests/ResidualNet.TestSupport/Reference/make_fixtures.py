@@ -14,7 +14,7 @@ projection shortcut), formula weights, saved by Python as Fixtures/basic_block.p
 Fixtures/basic_block.safetensors (hand-written, see torchvision_reference.py), with Fixtures/basic_block.json
 (keys, and the block's eval-mode output for the formula input).
 
-The formula (FORMULA below; ResidualNet.Tests.Reference.FormulaWeights computes the same values in C#). It uses
+The formula (FORMULA below; ResidualNet.TestSupport.Reference.FormulaWeights computes the same values in C#). It uses
 only integer arithmetic and correctly rounded IEEE operations (+, *, /, sqrt), so both sides agree bit for bit:
   h   = FNV-1a 64-bit hash of the key's UTF-8 bytes
   z_i = splitmix64(h + (i + 1) * 0x9E3779B97F4A7C15 mod 2^64), i the element's index in C order
@@ -134,7 +134,7 @@ def exact(values):
 def header():
     return {"torch_version": torch.__version__, "torchvision_version": torchvision.__version__,
             "numpy_version": np.__version__, "formula": FORMULA,
-            "command": "/usr/bin/python3 tests/ResidualNet.Tests/Reference/make_fixtures.py"}
+            "command": "/usr/bin/python3 tests/ResidualNet.TestSupport/Reference/make_fixtures.py"}
 
 
 def write_json(path, document):

@@ -8,7 +8,7 @@ using Xunit.Abstractions;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 
-namespace ResidualNet.Tests.Analysis;
+namespace ResidualNet.UnitTests.Analysis;
 
 public class ModelSummaryTests
 {

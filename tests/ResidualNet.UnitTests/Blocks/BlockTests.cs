@@ -3,13 +3,13 @@ using System.Linq;
 using FluentAssertions;
 using ResidualNet.Blocks;
 using ResidualNet.Layers;
-using ResidualNet.Tests.Models;
+using ResidualNet.UnitTests.Models;
 using TorchSharp;
 using TorchSharp.Modules;
 using Xunit;
 using static TorchSharp.torch;
 
-namespace ResidualNet.Tests.Blocks;
+namespace ResidualNet.UnitTests.Blocks;
 
 public class BlockTests
 {

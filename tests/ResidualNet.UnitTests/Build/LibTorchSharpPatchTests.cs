@@ -9,9 +9,10 @@ using FluentAssertions;
 using Microsoft.Build.Framework;
 using Microsoft.Build.Utilities;
 using ResidualNet.Build;
+using ResidualNet.TestSupport;
 using Xunit;
 
-namespace ResidualNet.Tests.Build;
+namespace ResidualNet.UnitTests.Build;
 
 /// <summary>
 /// The GLIBCXX_3.4.32 patch, tested on copies of real ELF files: TorchSharp's own libLibTorchSharp.so from
@@ -86,7 +87,7 @@ public sealed class LibTorchSharpPatchTests : IDisposable
         TestEnvironment.RequireLinux("the .NET runtime's libSystem.Native.so, an ELF file");
         string runtimeLibrary = Path.Combine(RuntimeEnvironment.GetRuntimeDirectory(), "libSystem.Native.so");
         File.Exists(runtimeLibrary).Should().BeTrue($"the .NET runtime on Linux ships {runtimeLibrary}");
-        string libstdcxx = TestEnvironment.RequireSystemLibStdCxx();
+        string libstdcxx = RequireSystemLibStdCxx();
         foreach (string path in new[] { runtimeLibrary, libstdcxx })
         {
             byte[] bytes = File.ReadAllBytes(path);
@@ -124,7 +125,7 @@ public sealed class LibTorchSharpPatchTests : IDisposable
     [SkippableFact]
     public void DefinesVersion_ReadsVersionDefinitions()
     {
-        string libstdcxx = TestEnvironment.RequireSystemLibStdCxx();
+        string libstdcxx = RequireSystemLibStdCxx();
 
         GlibcxxVersionPatcher.DefinesVersion(libstdcxx, "GLIBCXX_3.4").Should().BeTrue();
         GlibcxxVersionPatcher.DefinesVersion(libstdcxx, "GLIBCXX_9.9.99").Should().BeFalse();
@@ -134,7 +135,7 @@ public sealed class LibTorchSharpPatchTests : IDisposable
     [SkippableFact]
     public void Task_PatchesWhenTheSystemLacksTheVersion_AndLeavesFilesAloneWhenItHasIt()
     {
-        TestEnvironment.RequireSystemLibStdCxx();
+        RequireSystemLibStdCxx();
         string lacking = MakeLibStdCxxDefining(null);
         string having = MakeLibStdCxxDefining(Version);
         string target = Path.Combine(_dir, "libLibTorchSharp.so");
@@ -264,5 +265,13 @@ public sealed class LibTorchSharpPatchTests : IDisposable
                 HighImportanceMessages.Add(e.Message ?? string.Empty);
             }
         }
+    }
+
+    /// <summary>The system's libstdc++.so.6 (an ELF file to read and copy); returns its path.</summary>
+    private static string RequireSystemLibStdCxx()
+    {
+        string? path = GlibcxxVersionPatcher.FindSystemLibStdCxx();
+        TestEnvironment.Require(path is not null, "Needs the system's libstdc++.so.6 (an ELF file to read); none was found in LD_LIBRARY_PATH or the system library folders.");
+        return path!;
     }
 }

@@ -4,7 +4,7 @@ using System.Reflection;
 using FluentAssertions;
 using Xunit;
 
-namespace ResidualNet.Tests.Conventions;
+namespace ResidualNet.UnitTests.Conventions;
 
 /// <summary>
 /// One way to validate options (docs/architecture.md, "Options"): every public options record of the libraries has a

@@ -7,7 +7,7 @@ using TorchSharp;
 using Xunit;
 using static TorchSharp.torch;
 
-namespace ResidualNet.Tests.Data;
+namespace ResidualNet.UnitTests.Data;
 
 public class BatchAndAugmentationTests
 {

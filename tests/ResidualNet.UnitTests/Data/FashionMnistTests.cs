@@ -3,11 +3,12 @@ using System.IO;
 using System.Linq;
 using FluentAssertions;
 using ResidualNet.Data;
+using ResidualNet.TestSupport;
 using TorchSharp;
 using Xunit;
 using static TorchSharp.torch;
 
-namespace ResidualNet.Tests.Data;
+namespace ResidualNet.UnitTests.Data;
 
 public class FashionMnistTests
 {

@@ -6,7 +6,7 @@ using FluentAssertions;
 using ResidualNet.Data;
 using Xunit;
 
-namespace ResidualNet.Tests.Data;
+namespace ResidualNet.UnitTests.Data;
 
 public sealed class IdxFileTests : IDisposable
 {

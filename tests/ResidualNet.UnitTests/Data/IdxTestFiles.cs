@@ -2,7 +2,7 @@ using System;
 using System.IO;
 using ResidualNet.Data;
 
-namespace ResidualNet.Tests.Data;
+namespace ResidualNet.UnitTests.Data;
 
 /// <summary>A temporary folder with synthetic IDX files in the Fashion-MNIST layout, deleted on dispose.</summary>
 internal sealed class IdxTestFiles : IDisposable

@@ -1,7 +1,7 @@
 using System.Linq;
 using static TorchSharp.torch;
 
-namespace ResidualNet.Tests.Data;
+namespace ResidualNet.UnitTests.Data;
 
 internal static class TensorCompare
 {

@@ -8,7 +8,7 @@ using TorchSharp;
 using Xunit;
 using static TorchSharp.torch;
 
-namespace ResidualNet.Tests.Diagnostics;
+namespace ResidualNet.UnitTests.Diagnostics;
 
 /// <summary>Per-block gains (<see cref="GradientFlowAnalysis.BlockGains"/>), the gain verdict, and per-block identity terms.</summary>
 public class BlockGainTests

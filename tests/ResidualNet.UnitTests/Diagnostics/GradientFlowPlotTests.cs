@@ -5,7 +5,7 @@ using FluentAssertions;
 using ResidualNet.Plotting;
 using Xunit;
 
-namespace ResidualNet.Tests.Diagnostics;
+namespace ResidualNet.UnitTests.Diagnostics;
 
 public class GradientFlowPlotTests
 {

@@ -6,7 +6,7 @@ using TorchSharp;
 using Xunit;
 using static TorchSharp.torch;
 
-namespace ResidualNet.Tests.Diagnostics;
+namespace ResidualNet.UnitTests.Diagnostics;
 
 /// <summary>The monitor's parts on their own: the statistics builder (numbers only) and the step buffer.</summary>
 public class GradientFlowStatisticsTests

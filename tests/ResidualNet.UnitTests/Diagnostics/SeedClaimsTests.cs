@@ -8,7 +8,7 @@ using Xunit;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
 
-namespace ResidualNet.Tests.Diagnostics;
+namespace ResidualNet.UnitTests.Diagnostics;
 
 /// <summary>
 /// The founding document's claims at initialisation, measured with the gradient-flow monitor on ResidualNet's own

@@ -7,7 +7,7 @@ using ResidualNet.Models;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace ResidualNet.Tests.Diagnostics;
+namespace ResidualNet.UnitTests.Diagnostics;
 
 /// <summary>
 /// The seed's experiments on ResidualNet's own networks, for SeedClaimsTests (samples/GradientFlowExperiments builds the

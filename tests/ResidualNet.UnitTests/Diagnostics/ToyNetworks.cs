@@ -8,7 +8,7 @@ using TorchSharp.Modules;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 
-namespace ResidualNet.Tests.Diagnostics;
+namespace ResidualNet.UnitTests.Diagnostics;
 
 /// <summary>Activation of the toy networks.</summary>
 public enum ToyActivation

@@ -7,7 +7,7 @@ using TorchSharp;
 using Xunit;
 using static TorchSharp.torch;
 
-namespace ResidualNet.Tests.Hooks;
+namespace ResidualNet.UnitTests.Hooks;
 
 public class GradientHookTests
 {

@@ -1,9 +1,10 @@
 using System;
 using System.Collections.Generic;
 using FluentAssertions;
+using ResidualNet.TestSupport;
 using Xunit;
 
-namespace ResidualNet.Tests.Infrastructure;
+namespace ResidualNet.UnitTests.Infrastructure;
 
 /// <summary>The child-process helper itself.</summary>
 public class ChildProcessTests

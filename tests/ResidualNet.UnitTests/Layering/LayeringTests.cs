@@ -5,7 +5,7 @@ using FluentAssertions;
 using ResidualNet.Models;
 using Xunit;
 
-namespace ResidualNet.Tests.Layering;
+namespace ResidualNet.UnitTests.Layering;
 
 /// <summary>
 /// The library's namespaces form layers, and code only uses its own layer or the ones below it

@@ -1,4 +1,4 @@
-namespace ResidualNet.Tests.Layering.Probe.High;
+namespace ResidualNet.UnitTests.Layering.Probe.High;
 
 /// <summary>A type that the probe below uses only inside a method body.</summary>
 internal sealed class Target

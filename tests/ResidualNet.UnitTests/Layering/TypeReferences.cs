@@ -4,7 +4,7 @@ using System.Linq;
 using System.Reflection;
 using System.Reflection.Emit;
 
-namespace ResidualNet.Tests.Layering;
+namespace ResidualNet.UnitTests.Layering;
 
 /// <summary>One use of a type by another: who uses it, what it is, and where the use sits.</summary>
 /// <param name="From">The type whose code or signature holds the use.</param>

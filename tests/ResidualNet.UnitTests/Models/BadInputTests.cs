@@ -6,7 +6,7 @@ using ResidualNet.Models;
 using TorchSharp;
 using Xunit;
 
-namespace ResidualNet.Tests.Models;
+namespace ResidualNet.UnitTests.Models;
 
 /// <summary>Bad input throws an ArgumentException naming the parameter and the value received.</summary>
 public class BadInputTests

@@ -6,7 +6,7 @@ using TorchSharp;
 using Xunit;
 using static TorchSharp.torch;
 
-namespace ResidualNet.Tests.Models;
+namespace ResidualNet.UnitTests.Models;
 
 /// <summary>Every registered model: forward shape, and one backward step reaching every parameter with a finite gradient.</summary>
 public class EveryModelTests

@@ -5,7 +5,7 @@ using TorchSharp;
 using Xunit;
 using static TorchSharp.torch;
 
-namespace ResidualNet.Tests.Models;
+namespace ResidualNet.UnitTests.Models;
 
 /// <summary>Forward and backward passes leave no tensor alive (TorchSharp's per-thread live-tensor count).</summary>
 public class LeakTests

@@ -5,7 +5,7 @@ using ResidualNet.Blocks;
 using ResidualNet.Models;
 using Xunit;
 
-namespace ResidualNet.Tests.Models;
+namespace ResidualNet.UnitTests.Models;
 
 public class ModelRegistryTests
 {

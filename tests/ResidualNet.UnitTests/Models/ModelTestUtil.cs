@@ -6,7 +6,7 @@ using ResidualNet.Models;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace ResidualNet.Tests.Models;
+namespace ResidualNet.UnitTests.Models;
 
 internal static class ModelTestUtil
 {

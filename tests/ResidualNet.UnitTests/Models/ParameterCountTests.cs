@@ -4,7 +4,7 @@ using ResidualNet.Blocks;
 using ResidualNet.Models;
 using Xunit;
 
-namespace ResidualNet.Tests.Models;
+namespace ResidualNet.UnitTests.Models;
 
 /// <summary>Exact parameter and state-dict counts from /work/shared/reference-numbers.md (Python torchvision, He et al.).</summary>
 public class ParameterCountTests

@@ -6,7 +6,7 @@ using TorchSharp;
 using Xunit;
 using static TorchSharp.torch;
 
-namespace ResidualNet.Tests.Models;
+namespace ResidualNet.UnitTests.Models;
 
 /// <summary>A plain twin has the residual network's layers minus the projection shortcuts, and the same initial weights.</summary>
 public class PlainTwinTests

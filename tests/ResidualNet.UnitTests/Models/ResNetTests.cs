@@ -10,7 +10,7 @@ using static TorchSharp.torch;
 
 using ResNet = ResidualNet.Models.ResNet;
 
-namespace ResidualNet.Tests.Models;
+namespace ResidualNet.UnitTests.Models;
 
 public class ResNetTests
 {

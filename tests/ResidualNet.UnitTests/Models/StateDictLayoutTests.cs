@@ -4,10 +4,10 @@ using System.IO;
 using System.Linq;
 using FluentAssertions;
 using ResidualNet.Models;
-using ResidualNet.Tests.Reference;
+using ResidualNet.TestSupport.Reference;
 using Xunit;
 
-namespace ResidualNet.Tests.Models;
+namespace ResidualNet.UnitTests.Models;
 
 /// <summary>State-dict keys, shapes and order against Python torchvision's.</summary>
 public class StateDictLayoutTests

@@ -5,14 +5,16 @@ using FluentAssertions;
 using ResidualNet.Blocks;
 using ResidualNet.Layers;
 using ResidualNet.Models;
+using ResidualNet.TestSupport;
 using Xunit;
 
-namespace ResidualNet.Tests.Models;
+namespace ResidualNet.UnitTests.Models;
 
 /// <summary>
 /// <see cref="TorchvisionPortability.Check"/>: the verdict for every registry preset and for each option that has no
 /// torchvision equivalent, and the constructor text of the portable ones. That the texts really build the same
-/// network in Python is proven by <c>TorchvisionPortabilityPythonTests</c>.
+/// network in Python is proven by <c>TorchvisionPortabilityPythonTests</c> (integration tests), on the same
+/// <see cref="PortableVariations"/>.
 /// </summary>
 public class TorchvisionPortabilityTests
 {
@@ -222,45 +224,11 @@ public class TorchvisionPortabilityTests
         { "stride on first conv with every stride dilated away", "torchvision.models.resnet50(replace_stride_with_dilation=[True, True, True])", "" },
     };
 
-    private static ResNetOptions Portable(string name) => name switch
-    {
-        "one channel, 10 classes" => R18 with { InputChannels = 1, NumClasses = 10 },
-        "CIFAR stem" => R18 with { Stem = StemKind.Cifar },
-        "zero init" => R50 with { Block = R50.Block with { ZeroInitLastNorm = true } },
-        "zero init, basic blocks" => R18 with { Block = R18.Block with { ZeroInitLastNorm = true } },
-        "GroupNorm" => R18 with { Block = R18.Block with { Norm = NormFactory.GroupNorm(32) } },
-        "no normalisation" => R18 with { Block = R18.Block with { Norm = NormFactory.None } },
-        "no normalisation, zero init has no effect" => R18 with { Block = R18.Block with { Norm = NormFactory.None, ZeroInitLastNorm = true } },
-        "dilated stages 3 and 4" => Stage(Stage(R50, 2, s => s with { Dilate = true }), 3, s => s with { Dilate = true }),
-        "width multiplier 2 is wide_resnet50_2" => R50 with { Block = R50.Block with { WidthMultiplier = 2 } },
-        "custom layers" => R18 with { NumClasses = 10, Stages = R18.Stages.Select(s => s with { Blocks = 1 }).ToArray() },
-        "custom ResNeXt" => R50 with
-        {
-            Stages = R50.Stages.Select((s, i) => s with { Blocks = i == 1 ? 2 : 1 }).ToArray(),
-            Block = R50.Block with { Groups = 4, BaseWidth = 16 },
-        },
-        "custom wide, dilated" => R50 with
-        {
-            NumClasses = 10,
-            Stages = R50.Stages.Select((s, i) => s with { Blocks = 1, Dilate = i >= 2 }).ToArray(),
-            Block = R50.Block with { WidthMultiplier = 2 },
-        },
-        "stage override equal to Block" => Stage(R18, 2, s => s with { Options = BlockOptions.Default }),
-        "dilate on stage 1 changes nothing" => Stage(R18, 0, s => s with { Dilate = true }),
-        "stride on first conv of a basic block changes nothing" => R18 with { Block = R18.Block with { StrideOnFirstConv = true } },
-        "stride on first conv with every stride dilated away" => R50 with
-        {
-            Stages = R50.Stages.Select((s, i) => s with { Dilate = i > 0 }).ToArray(),
-            Block = R50.Block with { StrideOnFirstConv = true },
-        },
-        _ => throw new ArgumentOutOfRangeException(nameof(name), name, "unknown case"),
-    };
-
     [Theory]
     [MemberData(nameof(PortableCases))]
     public void Portable_variations_get_their_constructor_and_edits(string testCase, string constructor, string edits)
     {
-        var result = TorchvisionPortability.Check(Portable(testCase));
+        var result = TorchvisionPortability.Check(PortableVariations.Options(testCase));
 
         result.IsPortable.Should().BeTrue(string.Join("; ", result.NonPortableOptions));
         result.Constructor.Should().Be(constructor);
@@ -275,7 +243,4 @@ public class TorchvisionPortabilityTests
         FluentActions.Invoking(() => TorchvisionPortability.Check(R18 with { InputChannels = 0 }))
             .Should().Throw<ArgumentOutOfRangeException>().Which.ParamName.Should().Be("InputChannels");
     }
-
-    /// <summary>The custom cases that the Python tests prove, exposed for them.</summary>
-    internal static ResNetOptions PortableCase(string name) => Portable(name);
 }

@@ -11,7 +11,7 @@ using TorchSharp.Modules;
 using Xunit;
 using static TorchSharp.torch;
 
-namespace ResidualNet.Tests.Onnx;
+namespace ResidualNet.UnitTests.Onnx;
 
 /// <summary>TorchSharp's own layers, exported and run in ONNX Runtime, against TorchSharp's eval-mode outputs.</summary>
 public class OnnxLayerExportTests

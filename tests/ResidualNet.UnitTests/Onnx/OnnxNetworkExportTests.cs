@@ -11,7 +11,7 @@ using TorchSharp;
 using Xunit;
 using static TorchSharp.torch;
 
-namespace ResidualNet.Tests.Onnx;
+namespace ResidualNet.UnitTests.Onnx;
 
 /// <summary>ResidualNet's networks exported to ONNX and run in ONNX Runtime, against TorchSharp, for batch sizes 1 and 3.</summary>
 public class OnnxNetworkExportTests

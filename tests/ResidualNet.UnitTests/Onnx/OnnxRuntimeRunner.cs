@@ -10,7 +10,7 @@ using ResidualNet.Onnx;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace ResidualNet.Tests.Onnx;
+namespace ResidualNet.UnitTests.Onnx;
 
 /// <summary>Exports a module, runs the file in ONNX Runtime and compares with TorchSharp in eval mode.</summary>
 internal static class OnnxRuntimeRunner

@@ -8,7 +8,7 @@ using TorchSharp.Modules;
 using Xunit;
 using static TorchSharp.torch;
 
-namespace ResidualNet.Tests.Performance;
+namespace ResidualNet.UnitTests.Performance;
 
 public class BatchNormFoldingTests
 {

@@ -6,13 +6,14 @@ using FluentAssertions;
 using ResidualNet.Benchmarks;
 using ResidualNet.Layers;
 using ResidualNet.Performance;
+using ResidualNet.TestSupport;
 using TorchSharp;
 using TorchSharp.Modules;
 using Xunit;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
 
-namespace ResidualNet.Tests.Performance;
+namespace ResidualNet.UnitTests.Performance;
 
 public class CheckpointTests(ITestOutputHelper output)
 {

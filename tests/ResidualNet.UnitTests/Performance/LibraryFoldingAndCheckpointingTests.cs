@@ -6,12 +6,13 @@ using ResidualNet.Blocks;
 using ResidualNet.Layers;
 using ResidualNet.Models;
 using ResidualNet.Performance;
+using ResidualNet.TestSupport;
 using TorchSharp;
 using TorchSharp.Modules;
 using Xunit;
 using static TorchSharp.torch;
 
-namespace ResidualNet.Tests.Performance;
+namespace ResidualNet.UnitTests.Performance;
 
 /// <summary>The library's own blocks and networks: BatchNorm folding (IBatchNormFoldable) and ResNet checkpointing.</summary>
 public class LibraryFoldingAndCheckpointingTests
@@ -127,7 +128,7 @@ public class LibraryFoldingAndCheckpointingTests
         model.eval();
         model.FoldBatchNorms();
 
-        ResidualNet.Tests.Onnx.OnnxRuntimeRunner.MaxDifference(model, new long[] { 3, 32, 32 }, null, 1, 3).Should().BeLessThan(1e-4);
+        ResidualNet.UnitTests.Onnx.OnnxRuntimeRunner.MaxDifference(model, new long[] { 3, 32, 32 }, null, 1, 3).Should().BeLessThan(1e-4);
     }
 
     [Theory]

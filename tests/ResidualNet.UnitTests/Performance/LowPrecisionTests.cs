@@ -8,7 +8,7 @@ using Xunit;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
 
-namespace ResidualNet.Tests.Performance;
+namespace ResidualNet.UnitTests.Performance;
 
 public class LowPrecisionTests(ITestOutputHelper output)
 {

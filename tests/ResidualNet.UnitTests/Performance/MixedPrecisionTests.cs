@@ -7,7 +7,7 @@ using Xunit;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
 
-namespace ResidualNet.Tests.Performance;
+namespace ResidualNet.UnitTests.Performance;
 
 public class MixedPrecisionTests(ITestOutputHelper output)
 {

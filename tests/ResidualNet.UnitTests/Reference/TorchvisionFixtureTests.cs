@@ -2,13 +2,14 @@ using System.IO;
 using System.Linq;
 using FluentAssertions;
 using ResidualNet.Models;
+using ResidualNet.TestSupport.Reference;
 using TorchSharp;
 using Xunit;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 
-namespace ResidualNet.Tests.Reference;
+namespace ResidualNet.UnitTests.Reference;
 
 /// <summary>
 /// Issue 3, acceptance item 2, without Python: for every reference model, ResidualNet's preset has the state_dict
@@ -24,7 +25,7 @@ public class TorchvisionFixtureTests
     public TorchvisionFixtureTests(ITestOutputHelper output) => _output = output;
 
     /// <summary>The models with a committed fixture: the same set as the live comparison.</summary>
-    public static TheoryData<string> FixtureModels => TorchvisionReferenceTests.AcceptanceModels;
+    public static TheoryData<string> FixtureModels => ReferenceFixture.AcceptanceModels;
 
     private static ModelRegistry Presets { get; } = ModelRegistry.CreateWithPresets();
 

@@ -4,10 +4,10 @@ using System.IO;
 using System.Linq;
 using FluentAssertions;
 using ResidualNet.Runtime;
-using ResidualNet.Tests.Weights;
+using ResidualNet.TestSupport;
 using Xunit;
 
-namespace ResidualNet.Tests.Runtime;
+namespace ResidualNet.UnitTests.Runtime;
 
 /// <summary>The guard's decision from fake CPUID, sysfs and procfs readings and fake oneDNN records (pure, no native code).</summary>
 public class GuardPolicyTests

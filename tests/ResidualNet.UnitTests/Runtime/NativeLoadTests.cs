@@ -3,7 +3,7 @@ using TorchSharp;
 using Xunit;
 using static TorchSharp.torch;
 
-namespace ResidualNet.Tests;
+namespace ResidualNet.UnitTests.Runtime;
 
 /// <summary>Proves that TorchSharp's native library loads from the build output and trains.</summary>
 public class NativeLoadTests

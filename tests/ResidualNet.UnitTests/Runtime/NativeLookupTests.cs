@@ -4,10 +4,10 @@ using System.Linq;
 using System.Runtime.InteropServices;
 using FluentAssertions;
 using ResidualNet.Runtime;
-using ResidualNet.Tests.Weights;
+using ResidualNet.TestSupport;
 using Xunit;
 
-namespace ResidualNet.Tests.Runtime;
+namespace ResidualNet.UnitTests.Runtime;
 
 /// <summary>How the guard finds oneDNN's CPU object: /proc/self/maps and the .symtab of libtorch_cpu.so.</summary>
 public class NativeLookupTests

@@ -4,11 +4,11 @@ using System.Linq;
 using ResidualNet.Models;
 using ResidualNet.Performance;
 using ResidualNet.Runtime;
-using ResidualNet.Tests.Infrastructure;
+using ResidualNet.TestSupport;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace ResidualNet.Tests.Runtime;
+namespace ResidualNet.UnitTests.Runtime;
 
 /// <summary>
 /// The canary cases of the oneDNN guard, each meant to run in a child process (<see cref="ChildProcess"/>), since on a

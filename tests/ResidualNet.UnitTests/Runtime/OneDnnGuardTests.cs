@@ -5,10 +5,10 @@ using System.Runtime.InteropServices;
 using FluentAssertions;
 using ResidualNet.Models;
 using ResidualNet.Runtime;
-using ResidualNet.Tests.Infrastructure;
+using ResidualNet.TestSupport;
 using Xunit;
 
-namespace ResidualNet.Tests.Runtime;
+namespace ResidualNet.UnitTests.Runtime;
 
 /// <summary>
 /// The oneDNN guard end to end, each case in a child process (a native crash is a failed test with its exit code, not

@@ -3,13 +3,14 @@ using System.IO;
 using System.Linq;
 using FluentAssertions;
 using ResidualNet.Layers;
+using ResidualNet.TestSupport;
 using ResidualNet.Weights;
 using TorchSharp;
 using Xunit;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 
-namespace ResidualNet.Tests.Weights;
+namespace ResidualNet.UnitTests.Weights;
 
 /// <summary>Saving and loading in every format, strict checking, options and bad files, without Python.</summary>
 public class ModelWeightsTests
@@ -38,14 +39,6 @@ public class ModelWeightsTests
         return Sequential(layers);
     }
 
-    internal static byte[] Bits(Tensor tensor)
-    {
-        using var contiguous = tensor.detach().contiguous();
-        return contiguous.bytes.ToArray();
-    }
-
-    internal static bool Same(Tensor a, Tensor b) => a.dtype == b.dtype && a.shape.SequenceEqual(b.shape) && Bits(a).SequenceEqual(Bits(b));
-
     private static void AssertBitIdentical(Module a, Module b)
     {
         var left = a.state_dict();
@@ -54,7 +47,7 @@ public class ModelWeightsTests
         foreach (var (key, tensor) in left)
         {
             tensor.dtype.Should().Be(right[key].dtype, key);
-            Bits(tensor).Should().Equal(Bits(right[key]), $"{key} must be bit-identical");
+            TensorBits.Bits(tensor).Should().Equal(TensorBits.Bits(right[key]), $"{key} must be bit-identical");
         }
     }
 
@@ -147,7 +140,7 @@ public class ModelWeightsTests
             .And.Contain("Missing keys (in the module, not in the file): 4.weight, 4.bias")
             .And.Contain("2.weight: module [3, 8] vs file [2, 8]")
             .And.Contain("2.bias: module [3] vs file [2]");
-        Same(module.state_dict()["0.weight"], before).Should().BeTrue("a refused file must not change the module");
+        TensorBits.Same(module.state_dict()["0.weight"], before).Should().BeTrue("a refused file must not change the module");
     }
 
     [Theory]
@@ -229,9 +222,9 @@ public class ModelWeightsTests
 
         result.SkippedKeys.Should().Equal("fc.weight", "fc.bias");
         result.MatchedKeys.Should().HaveCount(120);
-        Same(small.state_dict()["fc.weight"], fcBefore).Should().BeTrue("the classifier keeps its own initialisation");
-        Same(small.state_dict()["conv1.weight"], imagenet.state_dict()["conv1.weight"]).Should().BeTrue();
-        Same(small.state_dict()["layer4.1.bn2.running_var"], imagenet.state_dict()["layer4.1.bn2.running_var"]).Should().BeTrue();
+        TensorBits.Same(small.state_dict()["fc.weight"], fcBefore).Should().BeTrue("the classifier keeps its own initialisation");
+        TensorBits.Same(small.state_dict()["conv1.weight"], imagenet.state_dict()["conv1.weight"]).Should().BeTrue();
+        TensorBits.Same(small.state_dict()["layer4.1.bn2.running_var"], imagenet.state_dict()["layer4.1.bn2.running_var"]).Should().BeTrue();
     }
 
     [Fact]

@@ -2,13 +2,14 @@ using System.IO;
 using System.Linq;
 using FluentAssertions;
 using ResidualNet.Blocks;
-using ResidualNet.Tests.Reference;
+using ResidualNet.TestSupport;
+using ResidualNet.TestSupport.Reference;
 using ResidualNet.Weights;
 using TorchSharp;
 using Xunit;
 using static TorchSharp.torch;
 
-namespace ResidualNet.Tests.Weights;
+namespace ResidualNet.UnitTests.Weights;
 
 /// <summary>
 /// Loading files that Python (PyTorch 1.13) wrote, without Python at test time: the committed pair
@@ -73,7 +74,7 @@ public class PythonFileFixtureTests
         var safetensorsState = fromSafetensors.state_dict();
         foreach (var (key, tensor) in fromPt.state_dict())
         {
-            ModelWeightsTests.Same(tensor, safetensorsState[key]).Should().BeTrue(key);
+            TensorBits.Same(tensor, safetensorsState[key]).Should().BeTrue(key);
         }
     }
 
