@@ -134,7 +134,9 @@ public class HowToSnippetTests
                 optimizer.step();
                 monitor.RecordUpdate();                     // only with TrackUpdateRatio
                 if (record is not null)
+                {
                     Console.WriteLine(GradientFlowAnalysis.Diagnose(record));
+                }
             }
 
             Console.Write(GradientFlowReport.ToText(monitor.Steps[^1]));

@@ -1,7 +1,7 @@
 using System;
 using System.Collections.Generic;
-using System.IO;
 using System.Globalization;
+using System.IO;
 using System.Linq;
 using System.Runtime.CompilerServices;
 using System.Threading;
@@ -28,7 +28,9 @@ public sealed class GradientFlowSampleTests(ITestOutputHelper log) : IDisposable
     public void Dispose()
     {
         if (Directory.Exists(_dir))
+        {
             Directory.Delete(_dir, true);
+        }
     }
 
     private sealed record Result(int Code, string Out, string Error);
@@ -162,7 +164,10 @@ public sealed class GradientFlowSampleTests(ITestOutputHelper log) : IDisposable
         r.Out.IndexOf("The claim:", StringComparison.Ordinal).Should().BeLessThan(r.Out.IndexOf("sigmoid, no normalisation", StringComparison.Ordinal));
         r.Out.Should().Contain("2 seed(s) (1, 2)").And.Contain("batch of 8 training images").And.Contain("Verdict: the first block gets about gain^blocks");
         foreach (string panel in new[] { "sigmoid, no normalisation", "sigmoid, BatchNorm", "relu, no normalisation", "relu, BatchNorm" })
+        {
             r.Out.Should().Contain(panel + "\n");
+        }
+
         var rows = r.Out.Split('\n').Where(l => l.StartsWith("   20      9 |", StringComparison.Ordinal) || l.StartsWith("   56     27 |", StringComparison.Ordinal)).ToList();
         rows.Should().HaveCount(8, "2 depths in each of 4 panels");
         r.Out.Should().MatchRegex(@"Wall time \d+\.\d s, 1 thread\(s\), 48 networks\.");

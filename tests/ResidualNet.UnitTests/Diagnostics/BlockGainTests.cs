@@ -18,7 +18,10 @@ public class BlockGainTests
     {
         var layer = nn.Linear(features, features, hasBias: false);
         using (torch.no_grad())
+        {
             layer.weight!.copy_(torch.eye(features) * a);
+        }
+
         return layer;
     }
 

@@ -109,7 +109,9 @@ public class GradientFlowMonitorTests
             network.zero_grad();
             nn.functional.cross_entropy(network.call(images), labels).backward();
             if (monitor.RecordStep() is { } step)
+            {
                 recorded.Add(step.Step);
+            }
         }
 
         recorded.Should().Equal(0, 3, 6);

@@ -34,7 +34,9 @@ public class GradientFlowPlotTests
         {
             var folder = Path.GetDirectoryName(path)!;
             if (Directory.Exists(folder))
+            {
                 Directory.Delete(folder, recursive: true);
+            }
         }
     }
 

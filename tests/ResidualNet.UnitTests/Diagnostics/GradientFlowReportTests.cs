@@ -81,7 +81,9 @@ public class GradientFlowReportTests
         finally
         {
             if (Directory.Exists(dir))
+            {
                 Directory.Delete(dir, recursive: true);
+            }
         }
     }
 

@@ -41,7 +41,9 @@ public class HookLeakTests
             }
 
             if (step == 9)
+            {
                 afterWarmUp = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+            }
         }
 
         var afterRun = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
@@ -80,7 +82,10 @@ public class HookLeakTests
             var (outPristine, gradsPristine) = TrainStep(pristine, optPristine, images, labels);
             torch.equal(outHooked, outPristine).all().item<bool>().Should().BeTrue($"outputs at step {step}");
             for (int i = 0; i < gradsHooked.Count; i++)
+            {
                 torch.equal(gradsHooked[i], gradsPristine[i]).all().item<bool>().Should().BeTrue($"gradient {i} at step {step}");
+            }
+
             if (step < 3)
             {
                 monitor.RecordStep()!.Errors.Should().BeEmpty();

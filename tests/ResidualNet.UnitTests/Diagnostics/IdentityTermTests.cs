@@ -19,7 +19,10 @@ public class IdentityTermTests(ITestOutputHelper output)
         {
             var layer = nn.Linear(5, 5, hasBias: false);
             using (torch.no_grad())
+            {
                 layer.weight!.copy_(torch.eye(5) * 2);
+            }
+
             return (nn.Module<Tensor, Tensor>)layer;
         }).ToList();
         var report = IdentityTerm.Measure(blocks, torch.randn(4, 5), new IdentityTermOptions { Samples = 3 });

@@ -28,7 +28,10 @@ public static class SeedNetworks
     public static ResNet Cifar(int depth, ActivationFactory activation, bool residual, NormFactory norm, bool preActivation = true, int seed = 0)
     {
         if (depth < 8 || (depth - 2) % 6 != 0)
+        {
             throw new ArgumentOutOfRangeException(nameof(depth), depth, $"depth must be 6n + 2; got {depth}.");
+        }
+
         int n = (depth - 2) / 6;
         var kind = preActivation ? BlockKind.PreActBasic : BlockKind.Basic;
         var builder = new ResNetBuilder()
@@ -41,7 +44,10 @@ public static class SeedNetworks
             .AddStage(kind, n, 32, 2)
             .AddStage(kind, n, 64, 2);
         if (!residual)
+        {
             builder = builder.WithoutShortcuts();
+        }
+
         torch.manual_seed(seed);
         return builder.Create();
     }
@@ -56,7 +62,10 @@ public static class SeedNetworks
             .WithNorm(norm)
             .AddStage(BlockKind.PreActBasic, blocks, 16);
         if (!residual)
+        {
             builder = builder.WithoutShortcuts();
+        }
+
         torch.manual_seed(seed);
         return builder.Create();
     }
@@ -115,7 +124,10 @@ public static class SeedNetworks
             foreach (var (name, child) in network.named_children())
             {
                 if (name.StartsWith("layer", StringComparison.Ordinal))
+                {
                     break;
+                }
+
                 x = ((nn.Module<Tensor, Tensor>)child).call(x);
             }
         }

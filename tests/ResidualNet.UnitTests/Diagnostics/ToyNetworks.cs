@@ -78,12 +78,18 @@ public sealed class ToyNetwork : Module<Tensor, Tensor>
         : base(residual ? "ToyResidualNetwork" : "ToyPlainNetwork")
     {
         if (depth < 4 || depth % 2 != 0)
+        {
             throw new ArgumentOutOfRangeException(nameof(depth), depth, $"depth must be even and at least 4; got {depth}.");
+        }
+
         _activation = activation;
         stem = Conv2d(3, channels, 3, padding: 1, bias: false);
         var list = new List<(string, Module<Tensor, Tensor>)>();
         for (int i = 0; i < (depth - 2) / 2; i++)
+        {
             list.Add(($"block{i}", new ToyBlock(channels, activation, residual, batchNorm)));
+        }
+
         blocks = Sequential(list);
         fc = Linear(channels, classes);
         RegisterComponents();
@@ -118,7 +124,9 @@ public static class ToyNetworks
             foreach (var (name, p) in network.named_parameters())
             {
                 if (p.dim() == 4)
+                {
                     init.kaiming_normal_(p, mode: init.FanInOut.FanIn, nonlinearity: init.NonlinearityType.ReLU);
+                }
             }
         }
 
@@ -157,7 +165,10 @@ public static class ToyNetworks
         var (images, _) = Batch();
         Tensor x;
         using (torch.no_grad())
+        {
             x = network.Stem.call(images);
+        }
+
         return IdentityTerm.Measure(network.Blocks.children().Cast<Module<Tensor, Tensor>>().ToList(), x);
     }
 

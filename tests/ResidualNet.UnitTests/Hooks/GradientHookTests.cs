@@ -205,15 +205,24 @@ public class GradientHookTests
         var hidden = first.call(x).relu();
         HookHandle? handle = null;
         if (hook is not null)
+        {
             (hidden, handle) = hidden.RegisterGradientHook(hook);
+        }
+
         second.call(hidden).pow(2).sum().backward();
         handle?.LastError.Should().BeNull();
         handle?.Dispose();
         var result = new Dictionary<string, float[]>();
         foreach (var (name, p) in first.named_parameters())
+        {
             result["first." + name] = Read(p);
+        }
+
         foreach (var (name, p) in second.named_parameters())
+        {
             result["second." + name] = Read(p);
+        }
+
         return result;
     }
 

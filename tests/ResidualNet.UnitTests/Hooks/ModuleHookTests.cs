@@ -119,7 +119,10 @@ public class ModuleHookTests
         pre.Dispose();
         observe.Dispose();
         using (torch.no_grad())
+        {
             torch.equal(layer.call(x), layer.forward(x)).all().item<bool>().Should().BeTrue();
+        }
+
         seen.Should().Be(1);
     }
 
@@ -127,7 +130,10 @@ public class ModuleHookTests
     {
         var result = new float[values.Length];
         for (int i = 0; i < values.Length; i++)
+        {
             result[i] = values[i] * 2;
+        }
+
         return result;
     }
 
@@ -141,14 +147,22 @@ public class ModuleHookTests
         var handle = hook is null ? null : middle.RegisterFullBackwardHook(hook);
         var y = last.call(middle.call(first.call(x).tanh()).tanh());
         if (disposeBeforeBackward)
+        {
             handle?.Dispose();
+        }
+
         y.pow(2).sum().backward();
         handle?.LastError.Should().BeNull();
         handle?.Dispose();
         var result = new Dictionary<string, float[]>();
         foreach (var (module, name) in new[] { (first, "first"), (middle, "middle"), (last, "last") })
+        {
             foreach (var (p, pn) in new[] { (module.weight!, "weight"), (module.bias!, "bias") })
+            {
                 result[$"{name}.{pn}"] = GradientHookTests.Read(p);
+            }
+        }
+
         return result;
     }
 }

@@ -91,7 +91,11 @@ public class ChannelsLastTests
             var loss = nn.functional.mse_loss(model.call(x.ToChannelsLast()), y);
             loss.backward();
             optimizer.step();
-            if (i == 0) first = loss.item<float>();
+            if (i == 0)
+            {
+                first = loss.item<float>();
+            }
+
             last = loss.item<float>();
         }
 

@@ -59,7 +59,10 @@ public class MixedPrecisionTests(ITestOutputHelper output)
             result.Skipped.Should().BeFalse();
             result.LossScale.Should().Be(1.0);
             mixedLoss = result.Loss;
-            if (step == 0) firstLoss = result.Loss;
+            if (step == 0)
+            {
+                firstLoss = result.Loss;
+            }
         }
 
         output.WriteLine($"first {firstLoss:F4}, fp32 {fp32Loss:F4}, bf16 mixed {mixedLoss:F4}");

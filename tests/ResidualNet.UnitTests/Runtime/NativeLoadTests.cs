@@ -25,7 +25,11 @@ public class NativeLoadTests
             loss.backward();
             optimizer.step();
             float value = loss.item<float>();
-            if (step == 0) first = value;
+            if (step == 0)
+            {
+                first = value;
+            }
+
             last = value;
         }
 
