@@ -7,13 +7,14 @@ using ResidualNet.Benchmarks;
 using ResidualNet.Layers;
 using ResidualNet.Performance;
 using ResidualNet.TestSupport;
+using ResidualNet.UnitTests.Performance;
 using TorchSharp;
 using TorchSharp.Modules;
 using Xunit;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
 
-namespace ResidualNet.UnitTests.Performance;
+namespace ResidualNet.UnitTests.Layers;
 
 public class CheckpointTests(ITestOutputHelper output)
 {
