@@ -4,6 +4,7 @@ using System.Globalization;
 using System.IO;
 using System.Linq;
 using System.Threading;
+using ResidualNet.Plotting;
 using ResidualNet.Samples.Training;
 using Spectre.Console;
 using TorchSharp;
@@ -149,10 +150,10 @@ public static class DegradationSample
             CsvResults.Write(Path.Combine(outDir, "degradation.csv"), histories);
         }
 
-        var train = histories.Select(h => new LineSeries(h.Key, h.Value.Select(r => (double)r.Epoch).ToList(), h.Value.Select(r => r.TrainError * 100).ToList())).ToList();
-        var test = histories.Select(h => new LineSeries(h.Key, h.Value.Select(r => (double)r.Epoch).ToList(), h.Value.Select(r => r.TestError * 100).ToList())).ToList();
-        LinePlot.SavePng(Path.Combine(outDir, "degradation-train-error.png"), "Training error on Fashion-MNIST", "epoch", "training error (%)", train);
-        LinePlot.SavePng(Path.Combine(outDir, "degradation-test-error.png"), "Test error on Fashion-MNIST", "epoch", "test error (%)", test);
+        var train = histories.Select(h => new LineSeries(h.Key, h.Value.Select(r => (double)r.Epoch).ToList(), h.Value.Select(r => r.TrainError * 100).ToList()));
+        var test = histories.Select(h => new LineSeries(h.Key, h.Value.Select(r => (double)r.Epoch).ToList(), h.Value.Select(r => r.TestError * 100).ToList()));
+        LinePlot.SavePng(train, Path.Combine(outDir, "degradation-train-error.png"), new LinePlotOptions { Title = "Training error on Fashion-MNIST", XLabel = "epoch", YLabel = "training error (%)" });
+        LinePlot.SavePng(test, Path.Combine(outDir, "degradation-test-error.png"), new LinePlotOptions { Title = "Test error on Fashion-MNIST", XLabel = "epoch", YLabel = "test error (%)" });
     }
 
     private static void PrintSummary(SampleConsole console, List<KeyValuePair<string, IReadOnlyList<EpochResult>>> histories, Dictionary<string, long> parameterCounts, bool synthetic)

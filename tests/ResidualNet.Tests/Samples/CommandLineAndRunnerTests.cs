@@ -120,15 +120,4 @@ public class CommandLineAndRunnerTests
         File.ReadAllText(path).Should().Be(CsvResults.Header + "\n\"plain,20\",1,1.5,0.25,1.25,0.125,0.1,2.35\n");
         Directory.Delete(Path.GetDirectoryName(path)!, true);
     }
-
-    [Fact]
-    public void LinePlotWritesAPng()
-    {
-        string path = Path.Combine(Path.GetTempPath(), $"residualnet-plot-{Guid.NewGuid():N}.png");
-        LinePlot.SavePng(path, "t", "x", "y", [new LineSeries("a", [1, 2, 3], [3, 1, double.NaN]), new LineSeries("b", [1, 2], [2, 2])], 320, 200);
-        byte[] bytes = File.ReadAllBytes(path);
-        bytes[..8].Should().Equal(0x89, (byte)'P', (byte)'N', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A);
-        bytes.Length.Should().BeGreaterThan(2000);
-        File.Delete(path);
-    }
 }
