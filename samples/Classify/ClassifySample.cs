@@ -39,7 +39,8 @@ public static class ClassifySample
         var precision = line.Choice("--precision", Precision.Fp32, "Training arithmetic: fp32, or bf16 (mixed precision with fp32 master weights; no checkpoints, no --resume).");
         var checkFast = line.Flag("--check-fast-inference", "After training, compare the fp32 model's test predictions with the folded + channels_last + bf16 inference path over the whole test set.");
         var evaluateOnly = line.Flag("--evaluate-only", "Skip training: load OUT/<model>.weights (written by an earlier run) and evaluate it.");
-        var modelOption = line.List("--model", [Models.DefaultName], $"The network: {string.Join(", ", Models.Names)}.", Models.Names);
+        string[] names = [.. SampleNetworks.Classify.Select(n => n.Name)];
+        var modelOption = line.List("--model", [names[0]], $"The network: {string.Join(", ", names)}.", names);
         if (!line.Parse(args, console.Out))
         {
             return SampleRunner.ExitOk;
@@ -61,7 +62,7 @@ public static class ClassifySample
         }
 
         torch.manual_seed(settings.Seed);
-        using var model = Models.Create(modelName);
+        using var model = SampleNetworks.Classify.Find(modelName).Create();
         long parameters = model.parameters().Sum(p => p.numel());
         string outDir = settings.OutputDirectory;
         var options = settings.ToTrainingOptions(Path.Combine(outDir, "checkpoints")) with
@@ -94,7 +95,7 @@ public static class ClassifySample
         string modelPath = Path.Combine(outDir, modelName + ".weights");
         model.save(modelPath);
         torch.manual_seed(settings.Seed + 1);
-        using var reloaded = Models.Create(modelName);
+        using var reloaded = SampleNetworks.Classify.Find(modelName).Create();
         reloaded.load(modelPath);
         var evaluation = ClassifierTrainer.Evaluate(reloaded, data.Test);
         if (evaluation.Error != trained.Error)
@@ -124,7 +125,7 @@ public static class ClassifySample
             throw new SampleException($"--evaluate-only: no saved model '{modelPath}'; train first with the same --model and --out.");
         }
 
-        using var model = Models.Create(modelName);
+        using var model = SampleNetworks.Classify.Find(modelName).Create();
         try
         {
             model.load(modelPath);
@@ -155,7 +156,7 @@ public static class ClassifySample
     private static void CheckFastInference(string modelName, string modelPath, nn.Module<Tensor, Tensor> fp32, ImageDataSet test, TextWriter output)
     {
         long[] expected = ClassifierTrainer.Predict(fp32, test);
-        using var fast = Models.Create(modelName);
+        using var fast = SampleNetworks.Classify.Find(modelName).Create();
         fast.load(modelPath);
         fast.OptimizeForInference(InferenceOptions.Fast);
         var clock = Stopwatch.StartNew();

@@ -30,7 +30,7 @@ public static class DegradationSample
 
     private static int Execute(string[] args, SampleConsole console, CancellationToken cancellationToken)
     {
-        var catalog = Models.Catalog();
+        var catalog = SampleNetworks.Degradation;
         var names = catalog.Select(m => m.Name).ToList();
         var line = new SampleCommandLine("dotnet run --project samples/Degradation --", "Trains plain and residual networks of two depths on Fashion-MNIST and compares their training error (He et al. 2015, Fig. 6).");
         var settings = new SampleSettings(

@@ -11,6 +11,7 @@ using System.Globalization;
 using ResidualNet.Data;
 using ResidualNet.Models;
 using ResidualNet.Onnx;
+using ResidualNet.Samples;
 using ResidualNet.Weights;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -46,14 +47,10 @@ try
     }
 
     torch.set_num_threads(Math.Min(Environment.ProcessorCount, 2));
-    if (classifyModel is not null && !ResidualNet.Samples.Classify.Models.Names.Contains(classifyModel, StringComparer.OrdinalIgnoreCase))
-    {
-        throw new ArgumentException($"--classify-model: unknown network '{classifyModel}'; choose from {string.Join(", ", ResidualNet.Samples.Classify.Models.Names)}");
-    }
-
+    NamedNetwork? classifyNetwork = classifyModel is null ? null : SampleNetworks.Classify.Find(classifyModel);
     using ResNet model = classifyModel is null
         ? ModelRegistry.Default.Create(modelName, o => o with { InputChannels = inputChannels, NumClasses = classes })
-        : ResidualNet.Samples.Classify.Models.Create(classifyModel);
+        : classifyNetwork!.Create();
     modelName = classifyModel ?? modelName;
     if (weights is null)
     {

@@ -38,10 +38,17 @@ public sealed class ClassifierTrainerTests : IDisposable
         CheckpointDirectory = Path.Combine(_dir, sub),
     };
 
+    /// <summary>A small plain convnet (any Module&lt;Tensor, Tensor&gt; classifier will do): 3x3 conv-BN-ReLU layers of
+    /// 8, 8, 16 and 32 channels, the last two with stride 2, global average pooling and a linear layer.</summary>
     private static nn.Module<Tensor, Tensor> NewModel()
     {
         torch.manual_seed(7);
-        return PlaceholderNetworks.PlainConvNet(layersPerStage: 1, width: 8);
+        return nn.Sequential(
+            nn.Conv2d(1, 8, 3, padding: 1, bias: false), nn.BatchNorm2d(8), nn.ReLU(),
+            nn.Conv2d(8, 8, 3, padding: 1, bias: false), nn.BatchNorm2d(8), nn.ReLU(),
+            nn.Conv2d(8, 16, 3, stride: 2, padding: 1, bias: false), nn.BatchNorm2d(16), nn.ReLU(),
+            nn.Conv2d(16, 32, 3, stride: 2, padding: 1, bias: false), nn.BatchNorm2d(32), nn.ReLU(),
+            nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(32, 10));
     }
 
     [Fact]
