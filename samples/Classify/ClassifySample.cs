@@ -67,7 +67,7 @@ public static class ClassifySample
         string outDir = settings.OutputDirectory;
         var options = settings.ToTrainingOptions(Path.Combine(outDir, "checkpoints")) with
         {
-            Precision = precision.Value == Precision.BF16 ? TrainingPrecision.BFloat16 : TrainingPrecision.Fp32,
+            Precision = precision.Value == Precision.BF16 ? TrainingPrecision.BF16 : TrainingPrecision.Fp32,
         };
         output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Model '{modelName}': {parameters:N0} parameters; {settings.Epochs} epoch(s), batch {settings.BatchSize}, lr {options.LearningRate} ({options.Schedule.ToString().ToLowerInvariant()}), weight decay {options.WeightDecay}, {precision.Value.ToString().ToLowerInvariant()}, augmentation {settings.AugmentationChoice.ToString().ToLowerInvariant()}, {settings.Threads} thread(s), seed {settings.Seed}."));
         var trainer = new ClassifierTrainer(modelName, model, options);
@@ -81,7 +81,7 @@ public static class ClassifySample
         CsvResults.Write(Path.Combine(outDir, "classify.csv"), [new KeyValuePair<string, IReadOnlyList<EpochResult>>(modelName, run.History)]);
         if (run.Cancelled)
         {
-            output.WriteLine(options.Precision == TrainingPrecision.BFloat16
+            output.WriteLine(options.Precision == TrainingPrecision.BF16
                 ? $"Stopped by Ctrl+C at epoch {run.StoppedAt!.Value.Epoch + 1}, batch {run.StoppedAt.Value.Batch}; bf16 training keeps no checkpoint."
                 : $"Stopped by Ctrl+C at epoch {run.StoppedAt!.Value.Epoch + 1}, batch {run.StoppedAt.Value.Batch}; checkpoint kept in '{options.CheckpointDirectory}'. Rerun with the same options and --resume to continue.");
             return SampleRunner.ExitCancelled;
