@@ -191,22 +191,15 @@ public sealed class ClassifierTrainer
         return new TrainingRun(history, false, resumedFrom, null, checkpoint is not null);
     }
 
-    /// <summary>Mean loss and error of a classifier on a data set (evaluation mode, no gradients, no augmentation), on
-    /// the device the model's parameters are on.</summary>
+    /// <summary>Mean loss, error and the predicted class of every sample (evaluation mode, no gradients, no
+    /// augmentation), on the device the model's parameters are on.</summary>
     /// <param name="model">The classifier; left in evaluation mode.</param>
     /// <param name="data">The data.</param>
     /// <param name="batchSize">Batch size.</param>
-    /// <returns>Loss, error and sample count.</returns>
-    public static Evaluation Evaluate(nn.Module<Tensor, Tensor> model, ImageDataSet data, int batchSize = 1000) => Evaluate(model, data, batchSize, null);
-
-    /// <summary>As <see cref="Evaluate(nn.Module{Tensor, Tensor}, ImageDataSet, int)"/>, converting every input batch
-    /// first (for example to bf16 and channels_last for a model prepared for fast inference).</summary>
-    /// <param name="model">The classifier; left in evaluation mode.</param>
-    /// <param name="data">The data.</param>
-    /// <param name="batchSize">Batch size.</param>
-    /// <param name="prepareInput">Converts an fp32 batch to what the model expects, or <see langword="null"/>.</param>
-    /// <returns>Loss, error and sample count.</returns>
-    public static Evaluation Evaluate(nn.Module<Tensor, Tensor> model, ImageDataSet data, int batchSize, Func<Tensor, Tensor>? prepareInput)
+    /// <param name="prepareInput">Converts each fp32 batch to what the model takes (for example bf16 and channels_last
+    /// for a model prepared for fast inference), or <see langword="null"/>.</param>
+    /// <returns>Loss, error, sample count and predictions.</returns>
+    public static Evaluation Evaluate(nn.Module<Tensor, Tensor> model, ImageDataSet data, int batchSize = 1000, Func<Tensor, Tensor>? prepareInput = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(data);
@@ -214,6 +207,7 @@ public sealed class ClassifierTrainer
         var device = DeviceOf(model);
         double lossSum = 0;
         long wrong = 0;
+        var predictions = new List<long>(data.Count);
         using var noGrad = no_grad();
         foreach (var batch in data.GetBatches(new BatchOptions { BatchSize = batchSize, Shuffle = false }))
         {
@@ -222,35 +216,12 @@ public sealed class ClassifierTrainer
             var labels = OnDevice(batch.Labels, device);
             var logits = model.call(prepareInput is null ? images : prepareInput(images)).to(ScalarType.Float32);
             lossSum += nn.functional.cross_entropy(logits, labels, reduction: nn.Reduction.Sum).item<float>();
-            wrong += logits.argmax(1).ne(labels).sum().item<long>();
+            var predicted = logits.argmax(1);
+            wrong += predicted.ne(labels).sum().item<long>();
+            predictions.AddRange(predicted.cpu().data<long>().ToArray());
         }
 
-        return new Evaluation(lossSum / data.Count, (double)wrong / data.Count, data.Count);
-    }
-
-    /// <summary>The predicted class of every sample (evaluation mode, no gradients, no augmentation).</summary>
-    /// <param name="model">The classifier; left in evaluation mode.</param>
-    /// <param name="data">The data.</param>
-    /// <param name="batchSize">Batch size.</param>
-    /// <param name="prepareInput">Converts an fp32 batch to what the model expects, or <see langword="null"/>.</param>
-    /// <returns>One class index per sample, in data order.</returns>
-    public static long[] Predict(nn.Module<Tensor, Tensor> model, ImageDataSet data, int batchSize = 1000, Func<Tensor, Tensor>? prepareInput = null)
-    {
-        ArgumentNullException.ThrowIfNull(model);
-        ArgumentNullException.ThrowIfNull(data);
-        model.eval();
-        var device = DeviceOf(model);
-        var predictions = new List<long>(data.Count);
-        using var noGrad = no_grad();
-        foreach (var batch in data.GetBatches(new BatchOptions { BatchSize = batchSize, Shuffle = false }))
-        {
-            using var scope = NewDisposeScope();
-            var images = OnDevice(batch.Images, device);
-            var logits = model.call(prepareInput is null ? images : prepareInput(images)).to(ScalarType.Float32);
-            predictions.AddRange(logits.argmax(1).cpu().data<long>().ToArray());
-        }
-
-        return [.. predictions];
+        return new Evaluation(lossSum / data.Count, (double)wrong / data.Count, data.Count, predictions);
     }
 
     private TrainingState State(List<EpochResult> history, int completed, int nextBatch, double lossSum, long wrong, long seen, double seconds, int trainCount) => new()
