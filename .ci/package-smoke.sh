@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Packs ResidualNet, then builds and runs a throwaway consumer project OUTSIDE the repository that restores the
 # package from the local feed (artifacts/packages), exactly as a user's `dotnet add package ResidualNet` would.
-# On Debian 12 / Ubuntu 22.04 this proves that the libLibTorchSharp.so fix travels inside the package.
+# On Debian 12 / Ubuntu 22.04 this proves that the libLibTorchSharp.so fix travels inside the package, and the consumer
+# runs the oneDNN guard's cases (docs/torchsharp-on-linux.md) with no extra line of its own.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 version="0.1.0-smoke.$(date +%s)"
@@ -39,6 +40,9 @@ cd "$work/consumer"
 dotnet build -c Release --nologo 2>&1 | tee "$work/build.log" | grep -E "ResidualNet:|error|Warn|Build succeeded" || true
 grep -q "Build succeeded" "$work/build.log"
 dotnet run -c Release --no-build
+# The oneDNN guard's five cases, each in a child process: on this machine as it is, then with hidden caches simulated.
+dotnet run -c Release --no-build -- --guard-cases
+dotnet run -c Release --no-build -- --guard-cases --simulated
 dotnet publish -c Release -o "$work/publish" --nologo -v quiet
 dotnet "$work/publish/Consumer.dll"
 echo "package smoke test passed ($version)"

@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
 using System.Text;
+using ResidualNet.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -88,6 +89,7 @@ public sealed class ModelSummary
     /// <exception cref="ArgumentException">The shape is empty or has a size below 1, or the options are invalid.</exception>
     public static ModelSummary Create(nn.Module<Tensor, Tensor> module, IReadOnlyList<long> inputShape, ModelSummaryOptions? options = null)
     {
+        OneDnnGuard.EnsureApplied();
         ArgumentNullException.ThrowIfNull(module);
         ArgumentNullException.ThrowIfNull(inputShape);
         if (inputShape.Count == 0 || inputShape.Any(size => size < 1))
@@ -113,6 +115,7 @@ public sealed class ModelSummary
     /// <exception cref="ArgumentException">The options are invalid.</exception>
     public static ModelSummary CreateForInput(nn.Module<Tensor, Tensor> module, Tensor input, ModelSummaryOptions? options = null)
     {
+        OneDnnGuard.EnsureApplied();
         ArgumentNullException.ThrowIfNull(module);
         ArgumentNullException.ThrowIfNull(input);
         options ??= ModelSummaryOptions.Default;

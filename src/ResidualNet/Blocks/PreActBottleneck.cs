@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using ResidualNet.Layers;
+using ResidualNet.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
 using TorchSharp.Utils;
@@ -109,6 +110,7 @@ public sealed class PreActBottleneck : ResidualBlockBase
     /// <inheritdoc />
     public override Tensor forward(Tensor input)
     {
+        OneDnnGuard.EnsureApplied();
         BlockParts.CheckInput(input, InChannels, nameof(PreActBottleneck));
         using var scope = torch.NewDisposeScope();
         var pre = _act1.call(_bn1.call(input));

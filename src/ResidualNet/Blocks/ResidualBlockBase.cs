@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Linq;
 using ResidualNet.Layers;
 using ResidualNet.Performance;
+using ResidualNet.Runtime;
 using TorchSharp.Modules;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -19,6 +20,7 @@ public abstract class ResidualBlockBase : nn.Module<Tensor, Tensor>, IResidualBl
     private protected ResidualBlockBase(string name, long inChannels, long planes, int expansion, long stride, BlockOptions options)
         : base(name)
     {
+        OneDnnGuard.EnsureApplied();
         ArgumentNullException.ThrowIfNull(options);
         BlockParts.CheckBlockArguments(inChannels, planes, stride, options);
         Options = options;

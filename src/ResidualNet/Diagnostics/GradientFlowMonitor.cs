@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Linq;
 using ResidualNet.Blocks;
 using ResidualNet.Hooks;
+using ResidualNet.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
@@ -96,6 +97,7 @@ public sealed class GradientFlowMonitor : IDisposable
     /// <exception cref="ArgumentOutOfRangeException">An option is out of range (the message names it and its value).</exception>
     public static GradientFlowMonitor Attach(Module model, GradientFlowMonitorOptions? options = null)
     {
+        OneDnnGuard.EnsureApplied();
         ArgumentNullException.ThrowIfNull(model);
         options ??= new GradientFlowMonitorOptions();
         options.Validate();

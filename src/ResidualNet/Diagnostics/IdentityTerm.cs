@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
 using System.Text;
+using ResidualNet.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
@@ -69,6 +70,7 @@ public static class IdentityTerm
     /// <exception cref="ArgumentOutOfRangeException"><see cref="IdentityTermOptions.Samples"/> is below 1.</exception>
     public static IdentityTermReport Measure(IReadOnlyList<Module<Tensor, Tensor>> blocks, Tensor input, IdentityTermOptions? options = null)
     {
+        OneDnnGuard.EnsureApplied();
         ArgumentNullException.ThrowIfNull(blocks);
         ArgumentNullException.ThrowIfNull(input);
         options ??= new IdentityTermOptions();

@@ -1,4 +1,5 @@
 using System;
+using ResidualNet.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -16,6 +17,7 @@ public sealed class DropPath : nn.Module<Tensor, Tensor>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="rate"/> is outside [0, 1).</exception>
     public DropPath(double rate) : base(nameof(DropPath))
     {
+        OneDnnGuard.EnsureApplied();
         if (!(rate >= 0 && rate < 1))
         {
             throw new ArgumentOutOfRangeException(nameof(rate), rate, $"The drop-path rate must be in [0, 1); got {rate}.");
@@ -30,6 +32,7 @@ public sealed class DropPath : nn.Module<Tensor, Tensor>
     /// <inheritdoc />
     public override Tensor forward(Tensor input)
     {
+        OneDnnGuard.EnsureApplied();
         ArgumentNullException.ThrowIfNull(input);
         if (!training || Rate == 0)
         {

@@ -1,4 +1,5 @@
 using System;
+using ResidualNet.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
 using TorchSharp.Utils;
@@ -30,6 +31,7 @@ public sealed class SqueezeExcitation : nn.Module<Tensor, Tensor>
     /// <exception cref="ArgumentOutOfRangeException">A size is below 1.</exception>
     public SqueezeExcitation(long channels, int reduction = 16, ActivationFactory? activation = null) : base(nameof(SqueezeExcitation))
     {
+        OneDnnGuard.EnsureApplied();
         if (channels < 1)
         {
             throw new ArgumentOutOfRangeException(nameof(channels), channels, $"channels must be at least 1; got {channels}.");
@@ -53,6 +55,7 @@ public sealed class SqueezeExcitation : nn.Module<Tensor, Tensor>
     /// <inheritdoc />
     public override Tensor forward(Tensor input)
     {
+        OneDnnGuard.EnsureApplied();
         ArgumentNullException.ThrowIfNull(input);
         using var scope = torch.NewDisposeScope();
         var s = nn.functional.adaptive_avg_pool2d(input, 1);

@@ -1,4 +1,5 @@
 using System;
+using ResidualNet.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -18,6 +19,7 @@ public sealed class ZeroPadShortcut : nn.Module<Tensor, Tensor>
     /// <exception cref="ArgumentOutOfRangeException">A size is out of range.</exception>
     public ZeroPadShortcut(long inChannels, long outChannels, long stride) : base(nameof(ZeroPadShortcut))
     {
+        OneDnnGuard.EnsureApplied();
         if (inChannels < 1)
         {
             throw new ArgumentOutOfRangeException(nameof(inChannels), inChannels, $"inChannels must be at least 1; got {inChannels}.");
@@ -51,6 +53,7 @@ public sealed class ZeroPadShortcut : nn.Module<Tensor, Tensor>
     /// <inheritdoc />
     public override Tensor forward(Tensor input)
     {
+        OneDnnGuard.EnsureApplied();
         ArgumentNullException.ThrowIfNull(input);
         using var scope = torch.NewDisposeScope();
         var x = input;

@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Linq;
 using System.Text.RegularExpressions;
 using ResidualNet.Blocks;
+using ResidualNet.Runtime;
 
 namespace ResidualNet.Models;
 
@@ -172,6 +173,7 @@ public sealed class ModelRegistry
     /// <exception cref="ArgumentException">Unknown name (with suggestions) or invalid configured options.</exception>
     public ResNet Create(string name, Func<ResNetOptions, ResNetOptions>? configure = null)
     {
+        OneDnnGuard.EnsureApplied();
         var options = GetOptions(name);
         return new ResNet(configure is null ? options : configure(options));
     }

@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Linq;
 using ResidualNet.Blocks;
 using ResidualNet.Performance;
+using ResidualNet.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -42,6 +43,7 @@ public sealed class ResNet : nn.Module<Tensor, Tensor>, IBatchNormFoldable
     /// <exception cref="ArgumentException">An option is out of range (the message names it and its value).</exception>
     public ResNet(ResNetOptions options) : base(nameof(ResNet))
     {
+        OneDnnGuard.EnsureApplied();
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         using var rngState = torch.get_rng_state();
@@ -262,6 +264,7 @@ public sealed class ResNet : nn.Module<Tensor, Tensor>, IBatchNormFoldable
     /// <exception cref="ArgumentException">The input is not 4-D or has the wrong number of channels.</exception>
     public override Tensor forward(Tensor input)
     {
+        OneDnnGuard.EnsureApplied();
         BlockParts.CheckInput(input, Options.InputChannels, nameof(ResNet));
         using var scope = torch.NewDisposeScope();
         var y = Stem(input);
@@ -283,6 +286,7 @@ public sealed class ResNet : nn.Module<Tensor, Tensor>, IBatchNormFoldable
     /// <exception cref="ArgumentException">The input is not 4-D or has the wrong number of channels.</exception>
     public IReadOnlyList<Tensor> ForwardFeatures(Tensor input)
     {
+        OneDnnGuard.EnsureApplied();
         BlockParts.CheckInput(input, Options.InputChannels, nameof(ResNet));
         using var scope = torch.NewDisposeScope();
         var features = new Tensor[_stages.Length];
@@ -404,6 +408,7 @@ internal sealed class BlockSegment : nn.Module<Tensor, Tensor>
 
     public override Tensor forward(Tensor input)
     {
+        OneDnnGuard.EnsureApplied();
         using var scope = torch.NewDisposeScope();
         var y = input;
         foreach (var block in _blocks)

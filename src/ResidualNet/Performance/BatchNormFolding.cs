@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
+using ResidualNet.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -43,6 +44,7 @@ public static class BatchNormFolding
     /// or it is in training mode.</exception>
     public static void Fold(Conv2d conv, BatchNorm2d batchNorm)
     {
+        OneDnnGuard.EnsureApplied();
         ArgumentNullException.ThrowIfNull(conv);
         ArgumentNullException.ThrowIfNull(batchNorm);
         if (batchNorm.num_features != conv.out_channels)
@@ -100,6 +102,7 @@ public static class BatchNormFolding
     /// <exception cref="ArgumentException"><paramref name="model"/> (or one of its modules) is in training mode.</exception>
     public static TModule FoldBatchNorms<TModule>(this TModule model) where TModule : nn.Module
     {
+        OneDnnGuard.EnsureApplied();
         CountFoldedPairs(model);
         return model;
     }

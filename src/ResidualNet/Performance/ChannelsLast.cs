@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
+using ResidualNet.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -31,6 +32,7 @@ public static class ChannelsLast
     /// <exception cref="ArgumentException"><paramref name="tensor"/> is not 4-D.</exception>
     public static Tensor ToChannelsLast(this Tensor tensor)
     {
+        OneDnnGuard.EnsureApplied();
         ArgumentNullException.ThrowIfNull(tensor);
         if (tensor.dim() != 4)
         {
@@ -91,6 +93,7 @@ public static class ChannelsLast
     /// <exception cref="ArgumentNullException"><paramref name="model"/> is null.</exception>
     public static TModule ToChannelsLast<TModule>(this TModule model) where TModule : nn.Module
     {
+        OneDnnGuard.EnsureApplied();
         ArgumentNullException.ThrowIfNull(model);
         using var noGrad = no_grad();
         var tensors = new List<Tensor>(model.parameters());

@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
+using ResidualNet.Runtime;
 using TorchSharp;
 using TorchSharp.Utils;
 using static TorchSharp.torch;
@@ -45,6 +46,7 @@ public static class Checkpointing
     /// <exception cref="ArgumentNullException">An argument is null.</exception>
     public static Tensor Run(nn.Module<Tensor, Tensor> module, Tensor input)
     {
+        OneDnnGuard.EnsureApplied();
         ArgumentNullException.ThrowIfNull(module);
         ArgumentNullException.ThrowIfNull(input);
         var parameters = module.parameters().Where(p => p.requires_grad).ToList();
@@ -80,6 +82,7 @@ public sealed class Checkpoint : nn.Module<Tensor, Tensor>
     /// <exception cref="ArgumentNullException"><paramref name="module"/> is null.</exception>
     public Checkpoint(nn.Module<Tensor, Tensor> module) : base(nameof(Checkpoint))
     {
+        OneDnnGuard.EnsureApplied();
         ArgumentNullException.ThrowIfNull(module);
         _module = module;
         RegisterComponents();
@@ -93,6 +96,7 @@ public sealed class Checkpoint : nn.Module<Tensor, Tensor>
     /// <returns>The wrapped module's output.</returns>
     public override Tensor forward(Tensor input)
     {
+        OneDnnGuard.EnsureApplied();
         using var scope = NewDisposeScope();
         var result = training ? Checkpointing.Run(_module, input) : _module.call(input);
         return result.MoveToOuterDisposeScope();

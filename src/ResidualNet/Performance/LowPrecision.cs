@@ -1,6 +1,7 @@
 using System;
 using System.IO;
 using System.Linq;
+using ResidualNet.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -56,6 +57,7 @@ public static class LowPrecision
     /// <exception cref="ArgumentNullException"><paramref name="model"/> is null.</exception>
     public static TModule ToBFloat16<TModule>(this TModule model) where TModule : nn.Module
     {
+        OneDnnGuard.EnsureApplied();
         ArgumentNullException.ThrowIfNull(model);
         return model.to(ScalarType.BFloat16);
     }

@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
+using ResidualNet.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -89,6 +90,7 @@ public sealed class MixedPrecisionTrainer : IDisposable
         Func<IEnumerable<Parameter>, optim.Optimizer> optimizerFactory,
         MixedPrecisionOptions? options = null)
     {
+        OneDnnGuard.EnsureApplied();
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(optimizerFactory);
         Options = options ?? MixedPrecisionOptions.BFloat16;
@@ -142,6 +144,7 @@ public sealed class MixedPrecisionTrainer : IDisposable
     /// <exception cref="ObjectDisposedException">The trainer was disposed.</exception>
     public MixedPrecisionStepResult Step(Tensor input, Func<Tensor, Tensor> lossFunction)
     {
+        OneDnnGuard.EnsureApplied();
         ArgumentNullException.ThrowIfNull(input);
         ArgumentNullException.ThrowIfNull(lossFunction);
         ObjectDisposedException.ThrowIf(_disposed, this);

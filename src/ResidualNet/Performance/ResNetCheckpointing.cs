@@ -1,5 +1,6 @@
 using System;
 using ResidualNet.Models;
+using ResidualNet.Runtime;
 
 namespace ResidualNet.Performance;
 
@@ -16,6 +17,7 @@ public static class ResNetCheckpointing
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="granularity"/> is not a defined value.</exception>
     public static ResNet WithCheckpointing(this ResNet model, CheckpointGranularity granularity = CheckpointGranularity.Block)
     {
+        OneDnnGuard.EnsureApplied();
         ArgumentNullException.ThrowIfNull(model);
         if (!Enum.IsDefined(granularity))
         {

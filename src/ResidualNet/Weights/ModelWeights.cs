@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.IO;
 using System.Linq;
+using ResidualNet.Runtime;
 using TorchSharp;
 using TorchSharp.PyBridge;
 using static TorchSharp.torch;
@@ -34,6 +35,7 @@ public static class ModelWeights
     /// <exception cref="ArgumentException"><paramref name="path"/> is empty or <paramref name="format"/> is not defined.</exception>
     public static WeightsFormat Save(nn.Module module, string path, WeightsFormat format = WeightsFormat.Auto)
     {
+        OneDnnGuard.EnsureApplied();
         ArgumentNullException.ThrowIfNull(module);
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
         CheckFormat(format);
@@ -74,6 +76,7 @@ public static class ModelWeights
     /// </exception>
     public static WeightsComparison Load(nn.Module module, string path, WeightsLoadOptions? options = null)
     {
+        OneDnnGuard.EnsureApplied();
         ArgumentNullException.ThrowIfNull(module);
         options = CheckOptions(options);
         string fullPath = CheckExistingFile(path, nameof(path));
@@ -109,6 +112,7 @@ public static class ModelWeights
     /// <exception cref="WeightsFileException">The file cannot be read as weights.</exception>
     public static WeightsComparison Compare(nn.Module module, string path, WeightsLoadOptions? options = null)
     {
+        OneDnnGuard.EnsureApplied();
         ArgumentNullException.ThrowIfNull(module);
         options = CheckOptions(options);
         string fullPath = CheckExistingFile(path, nameof(path));
@@ -128,6 +132,7 @@ public static class ModelWeights
     /// <exception cref="WeightsFileException">The file cannot be read as weights.</exception>
     public static IReadOnlyList<WeightsEntry> ReadEntries(string path, WeightsFormat format = WeightsFormat.Auto)
     {
+        OneDnnGuard.EnsureApplied();
         CheckFormat(format);
         string fullPath = CheckExistingFile(path, nameof(path));
         using var scope = torch.NewDisposeScope();
