@@ -83,7 +83,7 @@ internal sealed class OnnxExportCommand : Command<OnnxExportSettings>
         torch.set_num_threads(Math.Min(Environment.ProcessorCount, 2));
         using ResNet model = settings.ClassifyModel is { } name
             ? SampleNetworks.Classify.Find(name).Create()
-            : ModelRegistry.Default.Create(settings.Model, o => o with { InputChannels = settings.InputChannels, NumClasses = settings.Classes });
+            : new ResNet(ModelRegistry.Default.GetOptions(settings.Model) with { InputChannels = settings.InputChannels, NumClasses = settings.Classes });
         string modelName = settings.ClassifyModel ?? settings.Model;
         if (settings.Weights is null)
         {
