@@ -72,7 +72,7 @@ public static class CustomResNetSample
 }
 
 /// <summary>The CustomResNet sample's options.</summary>
-public sealed class CustomResNetSettings : CommandSettings
+public sealed class CustomResNetSettings : CommonSettings
 {
     /// <summary>Weights file format.</summary>
     [CommandOption("--format <FORMAT>")]
@@ -86,19 +86,6 @@ public sealed class CustomResNetSettings : CommandSettings
     [DefaultValue(2)]
     [Between(1, 10)]
     public int SummaryDepth { get; init; } = 2;
-
-    /// <summary>Seed of the initial weights and the test batch.</summary>
-    [CommandOption("--seed <N>")]
-    [Description("Seed of the initial weights and the test batch.")]
-    [DefaultValue(1)]
-    [Between(0, int.MaxValue)]
-    public int Seed { get; init; } = 1;
-
-    /// <summary>CPU threads, or null for the number of cores.</summary>
-    [CommandOption("--threads <N>")]
-    [Description("CPU threads for TorchSharp. Default: the number of cores.")]
-    [Between(1, 1024)]
-    public int? Threads { get; init; }
 
     /// <summary>Output folder.</summary>
     [CommandOption("--out <DIR>")]
@@ -121,7 +108,7 @@ public sealed class CustomResNetCommand : Command<CustomResNetSettings>
         ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(settings);
         var output = ((SampleConsole)context.Data!).Out;
-        torch.set_num_threads(settings.Threads ?? Math.Max(1, Environment.ProcessorCount));
+        torch.set_num_threads(settings.ThreadCount);
         var options = CustomResNetSample.Options();
         output.WriteLine("Custom ResNet: 3x3 stem (24) -> 2 x Basic(32) -> 2 x Bottleneck(32 -> 128, SE r=8, stride 2) -> 1 x PreActBasic(128, stride 2) -> pool -> fc(10); activation HardSwish.");
 

@@ -29,13 +29,33 @@ public enum Augmentation
 /// <param name="BatchSize">Batch size.</param>
 public sealed record QuickRun(int Epochs, int Subset, int TestSubset, int BatchSize);
 
+/// <summary>The options every sample with random weights shares: <c>--seed</c> and <c>--threads</c>.</summary>
+public abstract class CommonSettings : CommandSettings
+{
+    /// <summary>Seed of everything random: initial weights, subsets, data order, augmentation.</summary>
+    [CommandOption("--seed <N>")]
+    [Description("Seed of everything random: initial weights, subsets, data order, augmentation.")]
+    [DefaultValue(1)]
+    [Between(0, int.MaxValue)]
+    public int Seed { get; init; } = 1;
+
+    /// <summary>CPU threads for TorchSharp, or null for the number of cores.</summary>
+    [CommandOption("--threads <N>")]
+    [Description("CPU threads for TorchSharp. Default: the number of cores.")]
+    [Between(1, 1024)]
+    public int? Threads { get; init; }
+
+    /// <summary>Threads.</summary>
+    public int ThreadCount => Threads ?? Math.Max(1, Environment.ProcessorCount);
+}
+
 /// <summary>
 /// The options every training sample shares (Spectre.Console.Cli settings). Each sample declares its recipe, the
 /// options whose defaults differ (<see cref="Epochs"/>, <see cref="WeightDecay"/>, <see cref="Schedule"/>,
 /// <see cref="Out"/>, <see cref="Quick"/>), and turns the whole into <see cref="ClassifierTrainer"/> settings with
 /// <see cref="ToTrainingOptions"/>.
 /// </summary>
-public abstract class TrainingSettings : CommandSettings
+public abstract class TrainingSettings : CommonSettings
 {
     /// <summary>Training epochs, or null for the sample's default (<see cref="DefaultEpochs"/>, or the quick run's).</summary>
     public abstract int? Epochs { get; init; }
@@ -77,19 +97,6 @@ public abstract class TrainingSettings : CommandSettings
     [Between(0, 10, MinExclusive = true)]
     public double LearningRate { get; init; } = 0.1;
 
-    /// <summary>Seed of initialisation, subsets, shuffling and augmentation.</summary>
-    [CommandOption("--seed <N>")]
-    [Description("Seed of initialisation, subsets, shuffling and augmentation.")]
-    [DefaultValue(1)]
-    [Between(0, int.MaxValue)]
-    public int Seed { get; init; } = 1;
-
-    /// <summary>CPU threads for TorchSharp, or null for the number of cores.</summary>
-    [CommandOption("--threads <N>")]
-    [Description("CPU threads for TorchSharp. Default: the number of cores.")]
-    [Between(1, 1024)]
-    public int? Threads { get; init; }
-
     /// <summary>Fashion-MNIST folder, or null for the Debian folder (or generated data).</summary>
     [CommandOption("--data <DIR>")]
     [Description("Fashion-MNIST folder. Default /usr/share/datasets/fashion-mnist, else generated stand-in data.")]
@@ -129,9 +136,6 @@ public abstract class TrainingSettings : CommandSettings
 
     /// <summary>Batch size, after <c>--quick</c>.</summary>
     public int Batch => BatchSize ?? (Quick ? QuickRun.BatchSize : 128);
-
-    /// <summary>Threads.</summary>
-    public int ThreadCount => Threads ?? Math.Max(1, Environment.ProcessorCount);
 
     /// <summary>Checks the device (before anything is loaded), sets TorchSharp's threads and loads the data
     /// (<see cref="SampleData.Load(string?, int?, int?, long, TextWriter, bool)"/>): the subsets after <c>--quick</c>,
