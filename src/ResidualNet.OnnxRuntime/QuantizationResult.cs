@@ -30,8 +30,10 @@ public sealed class QuantizationResult
     public int QuantizedOperators { get; }
 
     /// <summary>
-    /// The operators the quantizer left in float32, as "type 'name'" (for example a Sigmoid of squeeze-and-excitation):
-    /// they receive dequantized inputs. Empty for the library's ReLU networks with BatchNorm folded.
+    /// The operators the quantizer left in float32, as "type 'name'" (for example a Sigmoid of squeeze-and-excitation,
+    /// or every ReLU with <see cref="ActivationQuantization.Int8Symmetric"/>): they receive dequantized inputs. ONNX Runtime
+    /// may still fuse some (a ReLU followed by a uint8 QuantizeLinear). Empty for the library's ReLU networks with
+    /// BatchNorm folded and uint8 activations.
     /// </summary>
     public IReadOnlyList<string> FloatOperators { get; }
 
