@@ -215,8 +215,11 @@ internal static class QdqRewriter
         return result;
     }
 
-    /// <summary>The weight (int8, symmetric per output channel) and bias (int32, scale = input scale x weight scale) of a Conv or Gemm.</summary>
-    private static IEnumerable<NodeProto> QuantizeWeights(NodeProto node, Dictionary<string, TensorProto> initializers, float inputScale, UniqueNames names, List<TensorProto> added, HashSet<string> replaced)
+    /// <summary>
+    /// The weight (int8, symmetric per output channel) and bias (int32, scale = input scale x weight scale) of a Conv or
+    /// Gemm: stored as integer initializers, and the node reads them through DequantizeLinear nodes, which are returned.
+    /// </summary>
+    private static List<NodeProto> QuantizeWeights(NodeProto node, Dictionary<string, TensorProto> initializers, float inputScale, UniqueNames names, List<TensorProto> added, HashSet<string> replaced)
     {
         TensorProto weight = initializers[node.Input[1]];
         float[] values = FloatValues(weight);
@@ -239,21 +242,10 @@ internal static class QdqRewriter
             codes[i] = unchecked((byte)(sbyte)Math.Clamp(Math.Round(values[i] / scales[c], MidpointRounding.ToEven), -127, 127));
         }
 
-        string baseName = weight.Name;
-        var quantizedWeight = new TensorProto { Name = names.Take(baseName + "_quantized"), DataType = (int)TensorProto.Types.DataType.Int8, RawData = ByteString.CopyFrom(codes) };
-        quantizedWeight.Dims.AddRange(weight.Dims);
-        string weightScale = names.Take(baseName + "_scale"), weightZero = names.Take(baseName + "_zero_point");
-        added.Add(quantizedWeight);
-        added.Add(FloatTensor(weightScale, new[] { channels }, scales));
-        added.Add(IntegerTensor(weightZero, TensorProto.Types.DataType.Int8, channels, sizeof(sbyte)));
-        string weightValues = names.Take(baseName + "_dequantized");
-        replaced.Add(weight.Name);
-        node.Input[1] = weightValues;
-        yield return Node("DequantizeLinear", names.Take(baseName + "/DequantizeLinear"), new[] { quantizedWeight.Name, weightScale, weightZero }, weightValues, axis);
-
+        var nodes = new List<NodeProto> { ReadThroughDequantize(node, 1, weight, TensorProto.Types.DataType.Int8, codes, scales, axis, names, added, replaced) };
         if (node.Input.Count < 3 || string.IsNullOrEmpty(node.Input[2]))
         {
-            yield break;
+            return nodes;
         }
 
         TensorProto bias = initializers[node.Input[2]];
@@ -270,17 +262,29 @@ internal static class QdqRewriter
             biasCodes[c] = (int)Math.Clamp(Math.Round(biasValues[c] / (double)biasScales[c], MidpointRounding.ToEven), int.MinValue, int.MaxValue);
         }
 
-        string biasBase = bias.Name;
-        var quantizedBias = new TensorProto { Name = names.Take(biasBase + "_quantized"), DataType = (int)TensorProto.Types.DataType.Int32, RawData = ByteString.CopyFrom(MemoryMarshal.AsBytes(biasCodes.AsSpan())) };
-        quantizedBias.Dims.Add(channels);
-        string biasScale = names.Take(biasBase + "_scale"), biasZero = names.Take(biasBase + "_zero_point");
-        added.Add(quantizedBias);
-        added.Add(FloatTensor(biasScale, new[] { channels }, biasScales));
-        added.Add(IntegerTensor(biasZero, TensorProto.Types.DataType.Int32, channels, sizeof(int)));
-        string biasValuesName = names.Take(biasBase + "_dequantized");
-        replaced.Add(bias.Name);
-        node.Input[2] = biasValuesName;
-        yield return Node("DequantizeLinear", names.Take(biasBase + "/DequantizeLinear"), new[] { quantizedBias.Name, biasScale, biasZero }, biasValuesName, 0);
+        nodes.Add(ReadThroughDequantize(node, 2, bias, TensorProto.Types.DataType.Int32, MemoryMarshal.AsBytes(biasCodes.AsSpan()).ToArray(), biasScales, 0, names, added, replaced));
+        return nodes;
+    }
+
+    /// <summary>
+    /// Stores <paramref name="codes"/> (little-endian values of <paramref name="type"/>, shaped as <paramref name="original"/>)
+    /// with one scale per slice along <paramref name="axis"/> and zero points 0, points input <paramref name="slot"/> of
+    /// <paramref name="node"/> at their DequantizeLinear, and returns that node; <paramref name="original"/> is marked replaced.
+    /// </summary>
+    private static NodeProto ReadThroughDequantize(NodeProto node, int slot, TensorProto original, TensorProto.Types.DataType type, byte[] codes, float[] scales, int axis, UniqueNames names, List<TensorProto> added, HashSet<string> replaced)
+    {
+        string baseName = original.Name;
+        var quantized = new TensorProto { Name = names.Take(baseName + "_quantized"), DataType = (int)type, RawData = ByteString.CopyFrom(codes) };
+        quantized.Dims.AddRange(original.Dims);
+        string scale = names.Take(baseName + "_scale"), zeroPoint = names.Take(baseName + "_zero_point");
+        int bytesPerCode = type == TensorProto.Types.DataType.Int32 ? sizeof(int) : sizeof(sbyte);
+        added.Add(quantized);
+        added.Add(FloatTensor(scale, new[] { (long)scales.Length }, scales));
+        added.Add(IntegerTensor(zeroPoint, type, scales.Length, bytesPerCode));
+        string values = names.Take(baseName + "_dequantized");
+        replaced.Add(original.Name);
+        node.Input[slot] = values;
+        return Node("DequantizeLinear", names.Take(baseName + "/DequantizeLinear"), new[] { quantized.Name, scale, zeroPoint }, values, axis);
     }
 
     /// <summary>Conv, or Gemm without transA and with alpha = beta = 1 (what the exporter writes for Linear).</summary>
