@@ -19,7 +19,8 @@ public sealed record NamedNetwork(string Name, ResNetOptions Options)
 /// <summary>
 /// The networks of the training samples, in one place so that every program that trains, exports or benchmarks them
 /// builds the same architecture: Degradation and the GPU runner (<c>benchmarks/ResidualNet.GpuSweep</c>) train
-/// <see cref="Degradation"/>; Classify trains <see cref="Classify"/> and OnnxExport exports what it saved. All come
+/// <see cref="Degradation"/>; Classify trains <see cref="Classify"/>, OnnxExport exports what it saved and the
+/// benchmarks' <c>QuantizedInferenceBenchmarks</c> measures its <c>wide-resnet-6</c>. All come
 /// from ResidualNet.Models, take 1 x 28 x 28 images and give 10 classes.
 /// </summary>
 public static class SampleNetworks
