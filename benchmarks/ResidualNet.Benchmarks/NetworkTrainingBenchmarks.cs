@@ -1,4 +1,5 @@
 using BenchmarkDotNet.Attributes;
+using ResidualNet.Models;
 using ResidualNet.Performance;
 using TorchSharp;
 using static TorchSharp.torch;

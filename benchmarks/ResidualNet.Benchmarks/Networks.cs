@@ -68,9 +68,13 @@ public static class Networks
     /// <summary>The library's network in its default configuration (<see cref="ModelRegistry.Default"/>).</summary>
     public static ResNet Library(string name, Device device) => ModelRegistry.Default.Create(name).to(device);
 
-    /// <summary>The library's network with activation checkpointing (<see cref="ResNetCheckpointing.WithCheckpointing"/>).</summary>
+    /// <summary>The library's network with activation checkpointing (<see cref="ResNet.Checkpointing"/>).</summary>
     public static ResNet CheckpointedLibrary(string name, Device device, CheckpointGranularity granularity = CheckpointGranularity.Block)
-        => Library(name, device).WithCheckpointing(granularity);
+    {
+        var model = Library(name, device);
+        model.Checkpointing = granularity;
+        return model;
+    }
 
     /// <summary>The single blocks measured: kind, channels in, spatial size (a stage-1/3 position of resnet18/50).</summary>
     public static IReadOnlyList<string> BlockNames { get; } = new[] { "basic-64x56", "basic-256x14", "bottleneck-256x56", "bottleneck-1024x14" };

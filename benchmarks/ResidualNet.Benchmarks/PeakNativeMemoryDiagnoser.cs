@@ -10,7 +10,6 @@ using BenchmarkDotNet.Loggers;
 using BenchmarkDotNet.Reports;
 using BenchmarkDotNet.Running;
 using BenchmarkDotNet.Validators;
-using ResidualNet.Performance;
 
 namespace ResidualNet.Benchmarks;
 

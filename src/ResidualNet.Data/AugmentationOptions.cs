@@ -15,33 +15,34 @@ namespace ResidualNet.Data;
 /// </remarks>
 public sealed record AugmentationOptions
 {
-    private readonly int _padding = 2;
-    private readonly double _flipProbability = 0.5;
-
-    /// <summary>Padding on every side before the random crop back to the original size; 0 turns cropping off. Default 2.</summary>
-    public int Padding
-    {
-        get => _padding;
-        init => _padding = value >= 0
-            ? value
-            : throw new ArgumentOutOfRangeException(nameof(Padding), value, $"{nameof(Padding)} must be 0 or more; got {value}.");
-    }
+    /// <summary>Padding on every side before the random crop back to the original size; 0 turns cropping off. Default 2.
+    /// Must be 0 or more.</summary>
+    public int Padding { get; init; } = 2;
 
     /// <summary>Whether to flip images left-right at random. Default <see langword="true"/>.</summary>
     public bool HorizontalFlip { get; init; } = true;
 
-    /// <summary>Probability of a flip for each sample when <see cref="HorizontalFlip"/> is on. Default 0.5.</summary>
-    public double FlipProbability
-    {
-        get => _flipProbability;
-        init => _flipProbability = value is >= 0 and <= 1
-            ? value
-            : throw new ArgumentOutOfRangeException(nameof(FlipProbability), value, $"{nameof(FlipProbability)} must be in [0, 1]; got {value}.");
-    }
+    /// <summary>Probability of a flip for each sample when <see cref="HorizontalFlip"/> is on. Default 0.5. Must be in [0, 1].</summary>
+    public double FlipProbability { get; init; } = 0.5;
 
     /// <summary>The standard training augmentation for Fashion-MNIST (pad 2, random crop, horizontal flip).</summary>
     public static AugmentationOptions FashionMnist { get; } = new();
 
     /// <summary>Augmentation for MNIST digits: pad 2 and random crop, no flip (a flipped digit is another glyph).</summary>
     public static AugmentationOptions Mnist { get; } = new() { HorizontalFlip = false };
+
+    /// <summary>Checks every value; every method that takes these options calls it first.</summary>
+    /// <exception cref="ArgumentException">A value is out of range; the exception names the property and the message gives the value.</exception>
+    public void Validate()
+    {
+        if (Padding < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(Padding), Padding, $"{nameof(Padding)} must be 0 or more; got {Padding}.");
+        }
+
+        if (FlipProbability is not (>= 0 and <= 1))
+        {
+            throw new ArgumentOutOfRangeException(nameof(FlipProbability), FlipProbability, $"{nameof(FlipProbability)} must be in [0, 1]; got {FlipProbability}.");
+        }
+    }
 }

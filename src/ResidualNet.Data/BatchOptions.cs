@@ -5,16 +5,8 @@ namespace ResidualNet.Data;
 /// <summary>How <see cref="ImageDataSet.GetBatches(BatchOptions, int, int)"/> cuts a data set into mini-batches.</summary>
 public sealed record BatchOptions
 {
-    private readonly int _batchSize = 128;
-
-    /// <summary>Samples per batch (the last batch may be smaller unless <see cref="DropLast"/>). Default 128.</summary>
-    public int BatchSize
-    {
-        get => _batchSize;
-        init => _batchSize = value >= 1
-            ? value
-            : throw new ArgumentOutOfRangeException(nameof(BatchSize), value, $"{nameof(BatchSize)} must be 1 or more; got {value}.");
-    }
+    /// <summary>Samples per batch (the last batch may be smaller unless <see cref="DropLast"/>). Default 128. Must be 1 or more.</summary>
+    public int BatchSize { get; init; } = 128;
 
     /// <summary>Whether to visit the samples in a new seeded random order every epoch. Default <see langword="true"/>.</summary>
     public bool Shuffle { get; init; } = true;
@@ -30,4 +22,16 @@ public sealed record BatchOptions
 
     /// <summary>Augmentation applied to every batch, or <see langword="null"/> for none (evaluation). Default none.</summary>
     public AugmentationOptions? Augmentation { get; init; }
+
+    /// <summary>Checks every value; every method that takes these options calls it first.</summary>
+    /// <exception cref="ArgumentException">A value is out of range; the exception names the property and the message gives the value.</exception>
+    public void Validate()
+    {
+        if (BatchSize < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, $"{nameof(BatchSize)} must be 1 or more; got {BatchSize}.");
+        }
+
+        Augmentation?.Validate();
+    }
 }

@@ -6,14 +6,15 @@ namespace ResidualNet.Data;
 /// <summary>
 /// Thrown when an IDX file (the MNIST / Fashion-MNIST format) is malformed: a wrong magic number, a truncated
 /// body, trailing bytes, a corrupt gzip stream, or image and label files that do not match. The message always
-/// names the file and the value that was found. (<see cref="InvalidDataException"/> is sealed, so this type
-/// derives from <see cref="IOException"/>; a corrupt gzip stream's <see cref="InvalidDataException"/> is kept as the
-/// inner exception.)
+/// names the file and the value that was found. One of the ResidualNet libraries' <see cref="CorruptFileException"/>s
+/// (an <see cref="IOException"/>); a corrupt gzip stream's <see cref="InvalidDataException"/> is kept as the inner
+/// exception.
 /// </summary>
-public class IdxFormatException : IOException
+public class IdxFormatException : CorruptFileException
 {
-    /// <summary>Creates the exception with a message and no file path.</summary>
+    /// <summary>Creates the exception with a default message and no file path.</summary>
     public IdxFormatException()
+        : this("The file is not a well-formed IDX file.")
     {
     }
 
@@ -34,14 +35,10 @@ public class IdxFormatException : IOException
 
     /// <summary>Creates the exception for one file.</summary>
     /// <param name="filePath">The offending file.</param>
-    /// <param name="message">What is wrong, including the path and the value found.</param>
+    /// <param name="reason">What is wrong, as a sentence that names the file and the value found; it is the message.</param>
     /// <param name="innerException">The underlying failure, if any.</param>
-    public IdxFormatException(string filePath, string message, Exception? innerException = null)
-        : base(message, innerException)
+    public IdxFormatException(string filePath, string reason, Exception? innerException = null)
+        : base(filePath, reason, reason, innerException)
     {
-        FilePath = filePath;
     }
-
-    /// <summary>The file that is malformed, when known.</summary>
-    public string? FilePath { get; }
 }

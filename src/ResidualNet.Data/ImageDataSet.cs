@@ -193,6 +193,7 @@ public sealed class ImageDataSet : IDisposable
     public IEnumerable<Batch> GetBatches(BatchOptions options, int epoch = 0, int startBatch = 0)
     {
         ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (epoch < 0)
         {

@@ -75,6 +75,7 @@ public static class TensorAugmentation
     public static Tensor Apply(Tensor images, AugmentationOptions options, double fillValue, Generator generator)
     {
         ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
         using var scope = NewDisposeScope();
         var result = RandomCrop(images, options.Padding, fillValue, generator);
         if (options.HorizontalFlip && options.FlipProbability > 0)

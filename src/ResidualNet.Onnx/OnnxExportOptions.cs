@@ -42,4 +42,39 @@ public sealed record OnnxExportOptions
 
     /// <summary>Extra metadata (key, value) written into the model besides the producer's own entries.</summary>
     public IReadOnlyDictionary<string, string> Metadata { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>Checks every value; every method that takes these options calls it first.</summary>
+    /// <exception cref="ArgumentException">A value is out of range; the exception names the property and the message gives the value.</exception>
+    public void Validate()
+    {
+        if (string.IsNullOrEmpty(InputName))
+        {
+            throw new ArgumentException($"InputName must be a non-empty name; got '{InputName}'.", nameof(InputName));
+        }
+
+        if (string.IsNullOrEmpty(OutputName))
+        {
+            throw new ArgumentException($"OutputName must be a non-empty name; got '{OutputName}'.", nameof(OutputName));
+        }
+
+        if (InputName == OutputName)
+        {
+            throw new ArgumentException($"InputName and OutputName must differ; both are '{InputName}'.", nameof(OutputName));
+        }
+
+        if (InputSize is { } size && (size.Channels < 1 || size.Height < 1 || size.Width < 1))
+        {
+            throw new ArgumentOutOfRangeException(nameof(InputSize), size, $"Every size of InputSize must be at least 1; got {size}.");
+        }
+
+        if (Converters is null)
+        {
+            throw new ArgumentNullException(nameof(Converters));
+        }
+
+        if (Metadata is null)
+        {
+            throw new ArgumentNullException(nameof(Metadata));
+        }
+    }
 }

@@ -37,8 +37,7 @@ public static class OnnxExporter
     {
         ArgumentNullException.ThrowIfNull(model);
         options ??= new OnnxExportOptions();
-        ArgumentException.ThrowIfNullOrEmpty(options.InputName, nameof(options));
-        ArgumentException.ThrowIfNullOrEmpty(options.OutputName, nameof(options));
+        options.Validate();
 
         var graph = new GraphProto { Name = model.GetType().Name };
         var builder = new OnnxGraphBuilder(graph, options.Float16Weights);

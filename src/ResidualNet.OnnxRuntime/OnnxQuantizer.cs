@@ -33,9 +33,9 @@ public static class OnnxQuantizer
     /// <returns>The quantized model and what was done.</returns>
     /// <exception cref="ArgumentException">
     /// The calibration images are empty, not float32, or do not fit the model's input; <paramref name="path"/> is empty;
-    /// the options ask for float16 weights.
+    /// an option is out of range or the options ask for float16 weights (<see cref="QuantizationOptions.Validate"/>: the
+    /// exception names the property).
     /// </exception>
-    /// <exception cref="ArgumentOutOfRangeException">An option is out of range.</exception>
     /// <exception cref="OnnxExportException">A module of the network cannot be exported; the message names it.</exception>
     /// <exception cref="NotSupportedException">The exported graph holds an operator the quantizer cannot quantize.</exception>
     public static QuantizationResult ExportQuantized(nn.Module<Tensor, Tensor> model, Tensor calibrationImages, string path, QuantizationOptions? options = null)
@@ -43,11 +43,7 @@ public static class OnnxQuantizer
         ArgumentNullException.ThrowIfNull(model);
         ArgumentException.ThrowIfNullOrEmpty(path);
         options ??= new QuantizationOptions();
-        options.Validate(nameof(options));
-        if (options.Export.Float16Weights)
-        {
-            throw new ArgumentException("options.Export.Float16Weights must be false: the quantizer reads the float32 weights and stores int8 ones.", nameof(options));
-        }
+        options.Validate();
 
         CheckImagesBeforeExport(calibrationImages);
         ModelProto exported = OnnxExporter.ToModelProto(model, options.Export);
@@ -65,14 +61,13 @@ public static class OnnxQuantizer
     /// <param name="calibrationImages">Calibration inputs (N, ...) matching the model's input, float32.</param>
     /// <param name="options">Calibration settings; <c>new QuantizationOptions()</c> when null (<see cref="QuantizationOptions.Export"/> is not used).</param>
     /// <returns>The quantized model and what was done.</returns>
-    /// <exception cref="ArgumentException">The model has no single float input, is already quantized or has nothing to quantize; the calibration images are empty, not float32, or do not fit the model's input.</exception>
-    /// <exception cref="ArgumentOutOfRangeException">An option is out of range.</exception>
+    /// <exception cref="ArgumentException">The model has no single float input, is already quantized or has nothing to quantize; the calibration images are empty, not float32, or do not fit the model's input; an option is out of range (<see cref="QuantizationOptions.Validate"/>: the exception names the property).</exception>
     /// <exception cref="NotSupportedException">A Conv or Gemm takes its weight from something other than a float32 initializer.</exception>
     public static QuantizationResult Quantize(ModelProto model, Tensor calibrationImages, QuantizationOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         options ??= new QuantizationOptions();
-        options.Validate(nameof(options));
+        options.Validate();
         if (model.Graph is null || model.Graph.Input.Count != 1)
         {
             throw new ArgumentException($"The quantizer needs a model with one input; this one has {model.Graph?.Input.Count ?? 0}.", nameof(model));
@@ -152,7 +147,7 @@ public static class OnnxQuantizer
 /// <summary>Shape checks with messages that show both shapes.</summary>
 internal static class Shapes
 {
-    internal static string Format(IEnumerable<long> shape) => "[" + string.Join(", ", shape) + "]";
+    internal static string Format(IEnumerable<long> shape) => "[" + string.Join(", ", shape.Select(size => size.ToString(CultureInfo.InvariantCulture))) + "]";
 
     /// <summary>Throws <see cref="ArgumentException"/> unless <paramref name="actual"/> fits <paramref name="expected"/> (-1: any size).</summary>
     internal static void Check(long[] actual, long[] expected, string[] labels, string inputName, string parameterName)

@@ -22,6 +22,21 @@ public sealed record OnnxRuntimeSessionOptions
 
     /// <summary>When set, ONNX Runtime writes the graph it runs (after its optimizations) to this file; for inspection. Default: null.</summary>
     public string? OptimizedModelPath { get; init; }
+
+    /// <summary>Checks every value; every method that takes these options calls it first.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">A value is out of range; the exception names the property and the message gives the value.</exception>
+    public void Validate()
+    {
+        if (IntraOpThreads < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(IntraOpThreads), IntraOpThreads, $"IntraOpThreads must be 0 (ONNX Runtime's choice) or more; got {IntraOpThreads}.");
+        }
+
+        if (!Enum.IsDefined(OptimizationLevel))
+        {
+            throw new ArgumentOutOfRangeException(nameof(OptimizationLevel), OptimizationLevel, $"OptimizationLevel must be a GraphOptimizationLevel; got {OptimizationLevel}.");
+        }
+    }
 }
 
 /// <summary>
@@ -40,10 +55,13 @@ public sealed class OnnxRuntimeSession : IDisposable
     private readonly string[] _inputLabels;
     private bool _disposed;
 
+    // RS0026 (several overloads with optional parameters): the two constructors differ in their required first
+    // parameter (a path or the bytes), so no call can bind to both, now or after a parameter is added to one.
+#pragma warning disable RS0026
     /// <summary>Loads the ONNX file at <paramref name="modelPath"/>.</summary>
     /// <param name="modelPath">An ONNX file.</param>
     /// <param name="options">Session settings; <c>new OnnxRuntimeSessionOptions()</c> when null.</param>
-    /// <exception cref="ArgumentException">The path is empty, or the model does not have one float32 input and one float32 output.</exception>
+    /// <exception cref="ArgumentException">The path is empty, the model does not have one float32 input and one float32 output, or an option is out of range (<see cref="OnnxRuntimeSessionOptions.Validate"/>).</exception>
     /// <exception cref="OnnxRuntimeException">ONNX Runtime cannot load the file.</exception>
     public OnnxRuntimeSession(string modelPath, OnnxRuntimeSessionOptions? options = null)
         : this(options, o => new InferenceSession(modelPath, o), modelPath, nameof(modelPath))
@@ -53,12 +71,13 @@ public sealed class OnnxRuntimeSession : IDisposable
     /// <summary>Loads a model from its ONNX bytes.</summary>
     /// <param name="model">The model, for example <see cref="QuantizationResult.ToByteArray"/>.</param>
     /// <param name="options">Session settings; <c>new OnnxRuntimeSessionOptions()</c> when null.</param>
-    /// <exception cref="ArgumentException">The model does not have one float32 input and one float32 output.</exception>
+    /// <exception cref="ArgumentException">The model does not have one float32 input and one float32 output, or an option is out of range (<see cref="OnnxRuntimeSessionOptions.Validate"/>).</exception>
     /// <exception cref="OnnxRuntimeException">ONNX Runtime cannot load the model.</exception>
     public OnnxRuntimeSession(byte[] model, OnnxRuntimeSessionOptions? options = null)
         : this(options, o => new InferenceSession(model, o), model, nameof(model))
     {
     }
+#pragma warning restore RS0026
 
     private OnnxRuntimeSession(OnnxRuntimeSessionOptions? options, Func<SessionOptions, InferenceSession> create, object? model, string parameterName)
     {
@@ -69,10 +88,7 @@ public sealed class OnnxRuntimeSession : IDisposable
         }
 
         options ??= new OnnxRuntimeSessionOptions();
-        if (options.IntraOpThreads < 0)
-        {
-            throw new ArgumentOutOfRangeException(nameof(options), options.IntraOpThreads, $"IntraOpThreads must be 0 (ONNX Runtime's choice) or more; got {options.IntraOpThreads}.");
-        }
+        options.Validate();
 
         _sessionOptions = new SessionOptions { IntraOpNumThreads = options.IntraOpThreads, InterOpNumThreads = 1, GraphOptimizationLevel = options.OptimizationLevel };
         if (options.OptimizedModelPath is { } optimized)

@@ -70,38 +70,52 @@ public sealed record QuantizationOptions
     /// </summary>
     public OnnxExportOptions Export { get; init; } = new();
 
-    internal void Validate(string parameterName)
+    /// <summary>Checks every value; every method that takes these options calls it first.</summary>
+    /// <exception cref="ArgumentException">A value is out of range (an <see cref="ArgumentOutOfRangeException"/> for a number or
+    /// an enum value), <see cref="Export"/> is null or asks for float16 weights, or <see cref="Export"/> fails its own
+    /// <see cref="OnnxExportOptions.Validate"/>; the exception names the property and the message gives the value.</exception>
+    public void Validate()
     {
         if (!(Percentile > 0 && Percentile <= 100))
         {
-            throw new ArgumentOutOfRangeException(parameterName, Percentile, $"Percentile must be in (0, 100]; got {Percentile}.");
+            throw new ArgumentOutOfRangeException(nameof(Percentile), Percentile, $"Percentile must be in (0, 100]; got {Percentile}.");
         }
 
         if (HistogramBins < 16)
         {
-            throw new ArgumentOutOfRangeException(parameterName, HistogramBins, $"HistogramBins must be 16 or more; got {HistogramBins}.");
+            throw new ArgumentOutOfRangeException(nameof(HistogramBins), HistogramBins, $"HistogramBins must be 16 or more; got {HistogramBins}.");
         }
 
         if (CalibrationBatchSize < 1)
         {
-            throw new ArgumentOutOfRangeException(parameterName, CalibrationBatchSize, $"CalibrationBatchSize must be 1 or more; got {CalibrationBatchSize}.");
+            throw new ArgumentOutOfRangeException(nameof(CalibrationBatchSize), CalibrationBatchSize, $"CalibrationBatchSize must be 1 or more; got {CalibrationBatchSize}.");
         }
 
         if (IntraOpThreads < 0)
         {
-            throw new ArgumentOutOfRangeException(parameterName, IntraOpThreads, $"IntraOpThreads must be 0 (ONNX Runtime's choice) or more; got {IntraOpThreads}.");
+            throw new ArgumentOutOfRangeException(nameof(IntraOpThreads), IntraOpThreads, $"IntraOpThreads must be 0 (ONNX Runtime's choice) or more; got {IntraOpThreads}.");
         }
 
         if (!Enum.IsDefined(Calibration))
         {
-            throw new ArgumentOutOfRangeException(parameterName, Calibration, $"Calibration must be a CalibrationMethod; got {Calibration}.");
+            throw new ArgumentOutOfRangeException(nameof(Calibration), Calibration, $"Calibration must be a CalibrationMethod; got {Calibration}.");
         }
 
         if (!Enum.IsDefined(Activations))
         {
-            throw new ArgumentOutOfRangeException(parameterName, Activations, $"Activations must be an ActivationQuantization; got {Activations}.");
+            throw new ArgumentOutOfRangeException(nameof(Activations), Activations, $"Activations must be an ActivationQuantization; got {Activations}.");
         }
 
-        ArgumentNullException.ThrowIfNull(Export, parameterName);
+        if (Export is null)
+        {
+            throw new ArgumentNullException(nameof(Export), "Export must be export options; got null.");
+        }
+
+        if (Export.Float16Weights)
+        {
+            throw new ArgumentException("Export.Float16Weights must be false: the quantizer reads the float32 weights and stores int8 ones; got true.", nameof(Export));
+        }
+
+        Export.Validate();
     }
 }

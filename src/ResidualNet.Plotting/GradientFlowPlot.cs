@@ -54,6 +54,14 @@ public sealed record GradientFlowPlotOptions
 
     /// <summary>Label of the vertical (log) axis. Default "gradient norm (log scale)".</summary>
     public string YLabel { get; init; } = "gradient norm (log scale)";
+
+    /// <summary>Checks every value; every method that takes these options calls it first.</summary>
+    /// <exception cref="ArgumentException">A value is out of range; the exception names the property and the message gives the value.</exception>
+    public void Validate()
+    {
+        PlotSize.CheckAtLeast(Width, 100, nameof(Width), "pixels");
+        PlotSize.CheckAtLeast(Height, 100, nameof(Height), "pixels");
+    }
 }
 
 /// <summary>One panel of <see cref="GradientFlowPlot.SavePanelsPng"/>: a title and the series drawn in it.</summary>
@@ -84,6 +92,15 @@ public sealed record GradientFlowPanelOptions
 
     /// <summary>Label of every panel's vertical (log) axis. Default "gradient norm (log scale)".</summary>
     public string YLabel { get; init; } = "gradient norm (log scale)";
+
+    /// <summary>Checks every value; every method that takes these options calls it first.</summary>
+    /// <exception cref="ArgumentException">A value is out of range; the exception names the property and the message gives the value.</exception>
+    public void Validate()
+    {
+        PlotSize.CheckAtLeast(Columns, 1, nameof(Columns), "columns");
+        PlotSize.CheckAtLeast(PanelWidth, 200, nameof(PanelWidth), "pixels");
+        PlotSize.CheckAtLeast(PanelHeight, 200, nameof(PanelHeight), "pixels");
+    }
 }
 
 /// <summary>PNG plots of gradient norm against depth, several runs overlaid, log y-axis (ScottPlot).</summary>
@@ -100,13 +117,12 @@ public static class GradientFlowPlot
         ArgumentNullException.ThrowIfNull(series);
         ArgumentException.ThrowIfNullOrEmpty(path);
         options ??= new GradientFlowPlotOptions();
-        if (options.Width < 100)
-            throw new ArgumentOutOfRangeException(nameof(options), options.Width, $"Width must be at least 100 pixels; got {options.Width}.");
-        if (options.Height < 100)
-            throw new ArgumentOutOfRangeException(nameof(options), options.Height, $"Height must be at least 100 pixels; got {options.Height}.");
+        options.Validate();
         var list = series.ToList();
         if (list.Count == 0)
+        {
             throw new ArgumentException("At least one series is needed; got 0.", nameof(series));
+        }
 
         using var plot = new Plot();
         double minDecade = double.MaxValue, maxDecade = double.MinValue;
@@ -117,7 +133,10 @@ public static class GradientFlowPlot
                 .Where(p => p.norm > 0 && double.IsFinite(p.norm))
                 .ToList();
             if (points.Count == 0)
+            {
                 throw new ArgumentException($"Series '{s.Label}' has no positive finite norm ({s.Norms.Count} values).", nameof(series));
+            }
+
             var xs = points.Select(p => (double)p.depth).ToArray();
             var ys = points.Select(p => Math.Log10(p.norm)).ToArray();
             var scatter = plot.Add.Scatter(xs, ys);
@@ -144,7 +163,10 @@ public static class GradientFlowPlot
 
         var folder = Path.GetDirectoryName(Path.GetFullPath(path));
         if (!string.IsNullOrEmpty(folder))
+        {
             Directory.CreateDirectory(folder);
+        }
+
         plot.SavePng(path, options.Width, options.Height);
     }
 
@@ -164,17 +186,19 @@ public static class GradientFlowPlot
         ArgumentNullException.ThrowIfNull(panels);
         ArgumentException.ThrowIfNullOrEmpty(path);
         options ??= new GradientFlowPanelOptions();
-        if (options.Columns < 1)
-            throw new ArgumentOutOfRangeException(nameof(options), options.Columns, $"Columns must be at least 1; got {options.Columns}.");
-        if (options.PanelWidth < 200 || options.PanelHeight < 200)
-            throw new ArgumentOutOfRangeException(nameof(options), $"{options.PanelWidth} x {options.PanelHeight}", $"A panel must be at least 200 x 200 pixels; got {options.PanelWidth} x {options.PanelHeight}.");
+        options.Validate();
         var list = panels.ToList();
         if (list.Count == 0)
+        {
             throw new ArgumentException("At least one panel is needed; got 0.", nameof(panels));
+        }
+
         foreach (var panel in list)
         {
             if (panel.Series.Count == 0)
+            {
                 throw new ArgumentException($"Panel '{panel.Title}' has no series.", nameof(panels));
+            }
         }
 
         var allSeries = list.SelectMany(p => p.Series).ToList();
@@ -204,7 +228,9 @@ public static class GradientFlowPlot
         }
 
         using (var title = TextStrip(options.Title, 20, bold: true))
+        {
             Draw(title, 0, 0, width, titleHeight);
+        }
 
         // One legend for all panels, one row each: a colour per colour group (and the ungrouped series), a line pattern per pattern group.
         var colorItems = colorGroups.Select(g => new LegendItem { LabelText = g, LineColor = palette.GetColor(colorGroups.IndexOf(g)), LineWidth = 3 })
@@ -245,7 +271,10 @@ public static class GradientFlowPlot
                 var s = panel.Series[i];
                 var points = s.Norms.Select((norm, depth) => (depth, norm)).Where(q => q.norm > 0 && double.IsFinite(q.norm)).ToList();
                 if (points.Count == 0)
+                {
                     throw new ArgumentException($"Series '{s.Label}' of panel '{panel.Title}' has no positive finite norm ({s.Norms.Count} values).", nameof(panels));
+                }
+
                 var ys = points.Select(q => Math.Log10(q.norm)).ToArray();
                 var scatter = plot.Add.Scatter(points.Select(q => (double)q.depth).ToArray(), ys);
                 scatter.Color = ColorOf(s, i);
@@ -265,7 +294,10 @@ public static class GradientFlowPlot
 
         var folder = Path.GetDirectoryName(Path.GetFullPath(path));
         if (!string.IsNullOrEmpty(folder))
+        {
             Directory.CreateDirectory(folder);
+        }
+
         using var image = surface.Snapshot();
         using var png = image.Encode(SkiaSharp.SKEncodedImageFormat.Png, 100);
         using var file = File.Create(path);

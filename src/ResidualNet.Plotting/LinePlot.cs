@@ -30,6 +30,14 @@ public sealed record LinePlotOptions
 
     /// <summary>Label of the vertical axis. Default none.</summary>
     public string YLabel { get; init; } = string.Empty;
+
+    /// <summary>Checks every value; every method that takes these options calls it first.</summary>
+    /// <exception cref="ArgumentException">A value is out of range; the exception names the property and the message gives the value.</exception>
+    public void Validate()
+    {
+        PlotSize.CheckAtLeast(Width, 100, nameof(Width), "pixels");
+        PlotSize.CheckAtLeast(Height, 100, nameof(Height), "pixels");
+    }
 }
 
 /// <summary>PNG line charts on linear axes, several series overlaid with a legend (ScottPlot), for example a
@@ -41,21 +49,13 @@ public static class LinePlot
     /// <param name="path">The PNG file to create or overwrite; its folder is created if needed.</param>
     /// <param name="options">Size and labels; null for the defaults.</param>
     /// <exception cref="ArgumentException">No series, or a series whose x and y counts differ (the message names it).</exception>
-    /// <exception cref="ArgumentOutOfRangeException">Width or height below 100 pixels.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">Width or height below 100 pixels (the exception names the property).</exception>
     public static void SavePng(IEnumerable<LineSeries> series, string path, LinePlotOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(series);
         ArgumentException.ThrowIfNullOrEmpty(path);
         options ??= new LinePlotOptions();
-        if (options.Width < 100)
-        {
-            throw new ArgumentOutOfRangeException(nameof(options), options.Width, $"Width must be at least 100 pixels; got {options.Width}.");
-        }
-
-        if (options.Height < 100)
-        {
-            throw new ArgumentOutOfRangeException(nameof(options), options.Height, $"Height must be at least 100 pixels; got {options.Height}.");
-        }
+        options.Validate();
 
         var list = series.ToList();
         if (list.Count == 0)

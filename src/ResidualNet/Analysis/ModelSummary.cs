@@ -96,7 +96,7 @@ public sealed class ModelSummary
         {
             throw new ArgumentOutOfRangeException(
                 nameof(inputShape),
-                $"The input shape must have at least one dimension and every size must be at least 1; received {Shape(inputShape)}.");
+                $"The input shape must have at least one dimension and every size must be at least 1; received {ShapeText.Format(inputShape)}.");
         }
 
         var reference = module.parameters().FirstOrDefault();
@@ -119,10 +119,7 @@ public sealed class ModelSummary
         ArgumentNullException.ThrowIfNull(module);
         ArgumentNullException.ThrowIfNull(input);
         options ??= ModelSummaryOptions.Default;
-        if (options.Depth < 1)
-        {
-            throw new ArgumentOutOfRangeException(nameof(options), options.Depth, $"ModelSummaryOptions.Depth must be at least 1; received {options.Depth}.");
-        }
+        options.Validate();
 
         // The module tree, depth first, with paths (a module reachable twice keeps its first path).
         var nodes = new List<(string Path, int Depth, nn.Module Module)>();
@@ -222,7 +219,7 @@ public sealed class ModelSummary
         var culture = CultureInfo.InvariantCulture;
         var lines = Rows.Select(row => (
             Layer: new string(' ', 2 * Math.Max(0, row.Depth - 1)) + (row.Name.Length == 0 ? "(model)" : row.Name) + " (" + row.TypeName + ")",
-            Output: row.OutputShape is null ? "-" : Shape(row.OutputShape),
+            Output: row.OutputShape is null ? "-" : ShapeText.Format(row.OutputShape),
             Parameters: row.Parameters.ToString("N0", culture),
             MultiplyAdds: row.MultiplyAdds.ToString("N0", culture))).ToList();
         const string LayerTitle = "Layer (type)", OutputTitle = "Output shape", ParametersTitle = "Parameters", MacsTitle = "Mult-adds";
@@ -233,7 +230,7 @@ public sealed class ModelSummary
         string rule = new('-', layerWidth + outputWidth + parametersWidth + macsWidth + 6);
 
         var text = new StringBuilder();
-        text.Append(culture, $"{ModelName}, input {Shape(InputShape)}").AppendLine();
+        text.Append(culture, $"{ModelName}, input {ShapeText.Format(InputShape)}").AppendLine();
         text.AppendLine(rule);
         text.Append(culture, $"{LayerTitle.PadRight(layerWidth)}  {OutputTitle.PadRight(outputWidth)}  {ParametersTitle.PadLeft(parametersWidth)}  {MacsTitle.PadLeft(macsWidth)}").AppendLine();
         text.AppendLine(rule);
@@ -247,7 +244,7 @@ public sealed class ModelSummary
         text.Append(culture, $"Trainable parameters: {TrainableParameters:N0}").AppendLine();
         text.Append(culture, $"Non-trainable parameters: {NonTrainableParameters:N0}").AppendLine();
         text.Append(culture, $"Total mult-adds: {TotalMultiplyAdds:N0} ({GigaMultiplyAdds:F2} G, convolutions and linear layers)").AppendLine();
-        text.Append(culture, $"Output shape: {(OutputShape is null ? "-" : Shape(OutputShape))}");
+        text.Append(culture, $"Output shape: {(OutputShape is null ? "-" : ShapeText.Format(OutputShape))}");
         if (CountedLayerCalls == 0 && TotalParameters > 0)
         {
             text.AppendLine().Append("Note: no convolution or linear layer call was seen; layers called with forward() instead of call() are not counted.");
@@ -309,7 +306,4 @@ public sealed class ModelSummary
 
         return (total, trainable);
     }
-
-    private static string Shape(IEnumerable<long> shape) =>
-        "[" + string.Join(", ", shape.Select(size => size.ToString(CultureInfo.InvariantCulture))) + "]";
 }

@@ -1,3 +1,5 @@
+using System;
+
 namespace ResidualNet.Analysis;
 
 /// <summary>
@@ -14,4 +16,14 @@ public sealed record ModelSummaryOptions
     /// Must be at least 1.
     /// </summary>
     public int Depth { get; init; } = 1;
+
+    /// <summary>Checks every value; every method that takes these options calls it first.</summary>
+    /// <exception cref="ArgumentException">A value is out of range; the exception names the property and the message gives the value.</exception>
+    public void Validate()
+    {
+        if (Depth < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(Depth), Depth, $"Depth must be at least 1; got {Depth}.");
+        }
+    }
 }

@@ -14,15 +14,12 @@ public static class ResidualBlocks
     /// <param name="options">Block options; <see cref="BlockOptions.Default"/> when null.</param>
     /// <returns>The block; it also implements <see cref="IResidualBlock"/>.</returns>
     /// <exception cref="ArgumentException">A size or option is out of range.</exception>
-    public static nn.Module<Tensor, Tensor> Create(BlockKind kind, long inChannels, long planes, long stride = 1, BlockOptions? options = null)
-        => Create(kind, inChannels, planes, stride, options ?? BlockOptions.Default, initialize: true);
-
-    internal static nn.Module<Tensor, Tensor> Create(BlockKind kind, long inChannels, long planes, long stride, BlockOptions options, bool initialize) => kind switch
+    public static nn.Module<Tensor, Tensor> Create(BlockKind kind, long inChannels, long planes, long stride = 1, BlockOptions? options = null) => kind switch
     {
-        BlockKind.Basic => new BasicBlock(inChannels, planes, stride, options, initialize),
-        BlockKind.Bottleneck => new Bottleneck(inChannels, planes, stride, options, initialize),
-        BlockKind.PreActBasic => new PreActBasicBlock(inChannels, planes, stride, options, initialize),
-        BlockKind.PreActBottleneck => new PreActBottleneck(inChannels, planes, stride, options, initialize),
+        BlockKind.Basic => new BasicBlock(inChannels, planes, stride, options),
+        BlockKind.Bottleneck => new Bottleneck(inChannels, planes, stride, options),
+        BlockKind.PreActBasic => new PreActBasicBlock(inChannels, planes, stride, options),
+        BlockKind.PreActBottleneck => new PreActBottleneck(inChannels, planes, stride, options),
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, $"Unknown block kind {kind}."),
     };
 }

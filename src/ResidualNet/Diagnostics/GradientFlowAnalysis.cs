@@ -32,12 +32,24 @@ public sealed record GradientFlowThresholds
     /// <summary>Which norms form the profile. Default <see cref="GradientProfileSource.BlockInputs"/>.</summary>
     public GradientProfileSource Source { get; init; } = GradientProfileSource.BlockInputs;
 
-    internal void Validate()
+    /// <summary>Checks every value; every method that takes these options calls it first.</summary>
+    /// <exception cref="ArgumentException">A value is out of range; the exception names the property and the message gives the value.</exception>
+    public void Validate()
     {
         if (!(VanishingRatio > 0) || double.IsInfinity(VanishingRatio))
+        {
             throw new ArgumentOutOfRangeException(nameof(VanishingRatio), VanishingRatio, $"VanishingRatio must be positive and finite; got {VanishingRatio}.");
+        }
+
         if (!(ExplodingRatio > VanishingRatio) || double.IsInfinity(ExplodingRatio))
+        {
             throw new ArgumentOutOfRangeException(nameof(ExplodingRatio), ExplodingRatio, $"ExplodingRatio must be finite and above VanishingRatio ({VanishingRatio}); got {ExplodingRatio}.");
+        }
+
+        if (!Enum.IsDefined(Source))
+        {
+            throw new ArgumentOutOfRangeException(nameof(Source), Source, $"Source must be a defined GradientProfileSource; got {Source}.");
+        }
     }
 }
 
@@ -87,11 +99,14 @@ public static class GradientFlowAnalysis
     {
         ArgumentNullException.ThrowIfNull(step);
         thresholds ??= new GradientFlowThresholds();
+        thresholds.Validate();
         if (thresholds.Source == GradientProfileSource.BlockInputs)
         {
             var blocks = step.Blocks.Where(b => b.InputGradientNorm is not null).ToList();
             if (blocks.Count > 0)
+            {
                 return (GradientProfileSource.BlockInputs, blocks.Select(b => b.Name).ToList(), blocks.Select(b => b.InputGradientNorm!.Value).ToList());
+            }
         }
 
         var weights = step.Parameters.Where(p => p.IsWeight).ToList();
@@ -111,9 +126,15 @@ public static class GradientFlowAnalysis
         var (source, names, norms) = Profile(step, thresholds);
         bool nonFinite = norms.Any(n => !double.IsFinite(n)) || step.Parameters.Any(p => p.NonFiniteCount > 0);
         if (nonFinite)
+        {
             return new GradientFlowDiagnosis(GradientFlowVerdict.NonFinite, double.NaN, source, names, norms);
+        }
+
         if (norms.Count < 2 || norms[^1] == 0)
+        {
             return new GradientFlowDiagnosis(GradientFlowVerdict.Undetermined, double.NaN, source, names, norms);
+        }
+
         double ratio = norms[0] / norms[^1];
         var verdict = ratio < thresholds.VanishingRatio ? GradientFlowVerdict.Vanishing
             : ratio > thresholds.ExplodingRatio ? GradientFlowVerdict.Exploding
@@ -176,11 +197,20 @@ public static class GradientFlowAnalysis
         thresholds ??= new GradientFlowThresholds();
         thresholds.Validate();
         if (blocks < 1)
+        {
             throw new ArgumentOutOfRangeException(nameof(blocks), blocks, $"blocks must be at least 1; got {blocks}.");
+        }
+
         if (!double.IsFinite(gainPerBlock))
+        {
             return GradientFlowVerdict.NonFinite;
+        }
+
         if (gainPerBlock < 0)
+        {
             throw new ArgumentOutOfRangeException(nameof(gainPerBlock), gainPerBlock, $"gainPerBlock must not be negative; got {gainPerBlock}.");
+        }
+
         double compounded = Math.Pow(gainPerBlock, blocks);
         return compounded < thresholds.VanishingRatio ? GradientFlowVerdict.Vanishing
             : compounded > thresholds.ExplodingRatio ? GradientFlowVerdict.Exploding

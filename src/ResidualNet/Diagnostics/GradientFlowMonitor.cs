@@ -27,6 +27,8 @@ namespace ResidualNet.Diagnostics;
 /// identities, so gradients are bit-identical too. As with PyTorch's backward hooks, a monitored block's input
 /// and output must not be modified in place (an in-place ReLU right after a block).</para>
 /// <para>Parameters are read when attaching: attach after moving the model (<c>to(device)</c> replaces them).</para>
+/// <para>An exception raised while computing statistics inside backward cannot cross libtorch: it is caught there
+/// and reported in <see cref="GradientFlowStep.Errors"/> of the step that <see cref="RecordStep"/> returns.</para>
 /// </remarks>
 public sealed class GradientFlowMonitor : IDisposable
 {
@@ -34,10 +36,10 @@ public sealed class GradientFlowMonitor : IDisposable
     private readonly List<(string Name, TorchSharp.Modules.Parameter Parameter)> _parameters;
     private readonly List<HookHandle> _handles = new();
     private readonly List<GradientFlowStep> _steps = new();
-    private readonly List<Tensor> _pending = new();
-    private readonly List<(int Block, Slot Kind, long Elements)> _slots = new();
-    private List<Tensor>? _snapshot;
+    private readonly GradientFlowStepBuffer _buffer = new();
+    private readonly List<Exception> _errors = new();
     private readonly bool?[] _keepsShape;
+    private List<Tensor>? _snapshot;
     private (Tensor Tensor, NormTap Tap)? _lastOutputTap;
     private int _step;
     private bool _detached;
@@ -52,17 +54,10 @@ public sealed class GradientFlowMonitor : IDisposable
         if (options.TrackBlockGradients || options.TrackActivations)
         {
             for (int i = 0; i < blocks.Count; i++)
+            {
                 _handles.AddRange(HookBlock(blocks[i].Module, i));
+            }
         }
-    }
-
-    private enum Slot
-    {
-        InputGradient,
-        OutputGradient,
-        ActivationMean,
-        ActivationNorm,
-        ActivationNonZero,
     }
 
     /// <summary>The options the monitor was attached with.</summary>
@@ -77,7 +72,9 @@ public sealed class GradientFlowMonitor : IDisposable
         get
         {
             lock (_gate)
+            {
                 return _steps.ToList();
+            }
         }
     }
 
@@ -109,7 +106,9 @@ public sealed class GradientFlowMonitor : IDisposable
     /// during forward and backward, then moves on to the next step. Call it after <c>loss.backward()</c> and before
     /// <c>optimizer.zero_grad()</c>.
     /// </summary>
-    /// <returns>The recorded step, or null when this step is skipped by <see cref="GradientFlowMonitorOptions.Interval"/>.</returns>
+    /// <returns>The recorded step (with any exception raised while computing statistics inside backward in its
+    /// <see cref="GradientFlowStep.Errors"/>), or null when this step is skipped by
+    /// <see cref="GradientFlowMonitorOptions.Interval"/>.</returns>
     /// <exception cref="ObjectDisposedException">The monitor is detached.</exception>
     public GradientFlowStep? RecordStep()
     {
@@ -119,16 +118,22 @@ public sealed class GradientFlowMonitor : IDisposable
             try
             {
                 if (!IsRecordingStep)
+                {
                     return null;
+                }
+
                 var record = Collect();
                 _steps.Add(record);
                 if (_steps.Count > Options.HistoryLimit)
+                {
                     _steps.RemoveAt(0);
+                }
+
                 return record;
             }
             finally
             {
-                DisposePending();
+                EndStep();
                 _step++;
             }
         }
@@ -145,13 +150,19 @@ public sealed class GradientFlowMonitor : IDisposable
     {
         ObjectDisposedException.ThrowIf(_detached, this);
         if (!Options.TrackUpdateRatio)
+        {
             throw new InvalidOperationException("RecordUpdate needs GradientFlowMonitorOptions.TrackUpdateRatio = true.");
+        }
+
         lock (_gate)
         {
             var snapshot = _snapshot;
             _snapshot = null;
             if (snapshot is null || _steps.Count == 0)
+            {
                 return null;
+            }
+
             try
             {
                 float[] ratios;
@@ -160,7 +171,10 @@ public sealed class GradientFlowMonitor : IDisposable
                 {
                     var values = new List<Tensor>(snapshot.Count);
                     for (int i = 0; i < snapshot.Count; i++)
+                    {
                         values.Add(ToFloat((_parameters[i].Parameter - snapshot[i]).norm() / snapshot[i].norm()));
+                    }
+
                     ratios = stack(values).cpu().data<float>().ToArray();
                 }
 
@@ -185,12 +199,18 @@ public sealed class GradientFlowMonitor : IDisposable
         lock (_gate)
         {
             if (_detached)
+            {
                 return;
+            }
+
             _detached = true;
             foreach (var handle in _handles)
+            {
                 handle.Dispose();
+            }
+
             _handles.Clear();
-            DisposePending();
+            EndStep();
             _snapshot?.ForEach(t => t.Dispose());
             _snapshot = null;
         }
@@ -212,16 +232,25 @@ public sealed class GradientFlowMonitor : IDisposable
         var descendants = model.named_modules().Where(m => m.name.Length > 0).ToList();
         IEnumerable<(string name, Module module)> chosen;
         if (selector is not null)
+        {
             chosen = descendants.Where(m => selector(m.name, m.module));
+        }
         else if (descendants.Any(m => m.module is IResidualBlock))
+        {
             chosen = descendants.Where(m => m.module is IResidualBlock);
+        }
         else
+        {
             chosen = model.named_children();
+        }
+
         return chosen
             .Where(m => m.module is Module<Tensor, Tensor>)
             .Select(m => (m.name, (Module<Tensor, Tensor>)m.module))
             .ToList();
     }
+
+    private static Tensor ToFloat(Tensor scalar) => scalar.dtype == ScalarType.Float32 ? scalar : scalar.to_type(ScalarType.Float32);
 
     private IEnumerable<HookHandle> HookBlock(Module<Tensor, Tensor> block, int index)
     {
@@ -232,7 +261,10 @@ public sealed class GradientFlowMonitor : IDisposable
             yield return block.RegisterForwardPreHook((_, input) =>
             {
                 if (!IsRecordingStep || _detached || !ModuleHooks.CanTap(input))
+                {
                     return null;
+                }
+
                 // The input is the tapped output of the previous block (Sequential passes it on as is): that tap
                 // already sees dL/dx for this tensor, so it reports this block's input too. Half the autograd nodes.
                 var last = _lastOutputTap;
@@ -242,21 +274,33 @@ public sealed class GradientFlowMonitor : IDisposable
                     return null;
                 }
 
-                return GradientTapFunction.Apply(input, new NormTap(this, index, Slot.InputGradient));
+                return GradientTapFunction.Apply(input, new NormTap(this, index, BlockSampleKind.InputGradient));
             });
         }
 
         yield return block.RegisterForwardHook((_, input, output) =>
         {
             if (!IsRecordingStep || _detached || output is null || output.IsInvalid)
+            {
                 return null;
+            }
+
             if (input is { IsInvalid: false })
+            {
                 _keepsShape[index] = input.shape.AsSpan().SequenceEqual(output.shape);
+            }
+
             if (trackActivations && is_grad_enabled() && output.is_floating_point())
+            {
                 RecordActivation(index, output);
+            }
+
             if (!trackGradients || !ModuleHooks.CanTap(output))
+            {
                 return null;
-            var tap = new NormTap(this, index, Slot.OutputGradient);
+            }
+
+            var tap = new NormTap(this, index, BlockSampleKind.OutputGradient);
             var tapped = GradientTapFunction.Apply(output, tap);
             _lastOutputTap = (tapped, tap);
             return tapped;
@@ -268,57 +312,44 @@ public sealed class GradientFlowMonitor : IDisposable
         lock (_gate)
         {
             // A block called several times in one step keeps the statistics of its last call.
-            RemoveSlots(block, Slot.ActivationMean, Slot.ActivationNorm, Slot.ActivationNonZero);
+            _buffer.Remove(block, BlockSampleKind.ActivationMean, BlockSampleKind.ActivationNorm, BlockSampleKind.ActivationNonZero);
             using var scope = NewDisposeScope();
             using var noGrad = no_grad();
             // mean and ||x|| are fast vectorised reductions; std_mean (Welford) measured 25 to 60 times slower than
             // mean on a [32, 16, 32, 32] activation. The standard deviation is derived on the host from both.
-            Keep(block, Slot.ActivationMean, output.mean(), output.numel());
-            Keep(block, Slot.ActivationNorm, linalg.vector_norm(output), output.numel());
-            Keep(block, Slot.ActivationNonZero, count_nonzero(output), output.numel());
+            long elements = output.numel();
+            _buffer.Keep(new BlockSample(block, BlockSampleKind.ActivationMean, elements), output.mean());
+            _buffer.Keep(new BlockSample(block, BlockSampleKind.ActivationNorm, elements), linalg.vector_norm(output));
+            _buffer.Keep(new BlockSample(block, BlockSampleKind.ActivationNonZero, elements), count_nonzero(output));
         }
     }
 
-    private void OnBlockGradient(int block, Slot kind, int alsoInputOf, Tensor gradient)
+    private void OnBlockGradient(int block, BlockSampleKind kind, int alsoInputOf, Tensor gradient)
     {
         lock (_gate)
         {
             if (_detached)
+            {
                 return;
+            }
+
             using var scope = NewDisposeScope();
-            var norm = Keep(block, kind, linalg.vector_norm(gradient), gradient.numel());
+            long elements = gradient.numel();
+            var norm = _buffer.Keep(new BlockSample(block, kind, elements), linalg.vector_norm(gradient));
             if (alsoInputOf >= 0)
             {
-                _pending.Add(norm);   // the same scalar twice; disposing twice is harmless
-                _slots.Add((alsoInputOf, Slot.InputGradient, gradient.numel()));
+                _buffer.KeepAgain(norm, new BlockSample(alsoInputOf, BlockSampleKind.InputGradient, elements));
             }
         }
     }
 
-    /// <summary>Keeps a device scalar until the step is collected (detached from every dispose scope; disposed by us).</summary>
-    private Tensor Keep(int block, Slot kind, Tensor scalar, long elements)
+    private void OnTapError(Exception error)
     {
-        var value = ToFloat(scalar);
-        value.DetachFromDisposeScope();
-        _pending.Add(value);
-        _slots.Add((block, kind, elements));
-        return value;
-    }
-
-    private void RemoveSlots(int block, params Slot[] kinds)
-    {
-        for (int i = _slots.Count - 1; i >= 0; i--)
+        lock (_gate)
         {
-            if (_slots[i].Block == block && kinds.Contains(_slots[i].Kind))
-            {
-                _pending[i].Dispose();
-                _pending.RemoveAt(i);
-                _slots.RemoveAt(i);
-            }
+            _errors.Add(error);
         }
     }
-
-    private static Tensor ToFloat(Tensor scalar) => scalar.dtype == ScalarType.Float32 ? scalar : scalar.to_type(ScalarType.Float32);
 
     private GradientFlowStep Collect()
     {
@@ -326,7 +357,7 @@ public sealed class GradientFlowMonitor : IDisposable
         using var noGrad = no_grad();
 
         var parameterRows = new List<(int Depth, long Elements, bool HasGradient, Tensor? Gradient)>(_parameters.Count);
-        var values = new List<Tensor>(_pending);
+        var values = new List<Tensor>(_buffer.Values);
         if (Options.TrackParameters)
         {
             for (int i = 0; i < _parameters.Count; i++)
@@ -350,9 +381,9 @@ public sealed class GradientFlowMonitor : IDisposable
         // One native gather and one device-to-host copy for the whole step.
         var host = values.Count == 0 ? Array.Empty<float>() : stack(values).cpu().data<float>().ToArray();
 
-        var blocks = BuildBlocks(host);
+        var blocks = GradientFlowStatistics.Blocks(BlockNames, _buffer.Samples, host, _keepsShape);
         var parameters = new List<ParameterGradientStats>(parameterRows.Count);
-        int offset = _pending.Count;
+        int offset = _buffer.Count;
         foreach (var row in parameterRows)
         {
             var (name, parameter) = _parameters[row.Depth];
@@ -381,75 +412,20 @@ public sealed class GradientFlowMonitor : IDisposable
             }).ToList();
         }
 
-        return new GradientFlowStep(_step, parameters, blocks);
+        return new GradientFlowStep(_step, parameters, blocks) { Errors = _errors.ToArray() };
     }
 
-    private List<BlockGradientStats> BuildBlocks(float[] host)
-    {
-        int count = BlockNames.Count;
-        var inputSquares = new double?[count];
-        var outputSquares = new double?[count];
-        var mean = new double?[count];
-        var meanSquares = new double?[count];
-        var zeros = new double?[count];
-        var elementsOf = new long[count];
-        for (int i = 0; i < _slots.Count; i++)
-        {
-            var (block, kind, elements) = _slots[i];
-            double value = host[i];
-            switch (kind)
-            {
-                case Slot.InputGradient:
-                    inputSquares[block] = (inputSquares[block] ?? 0) + value * value;
-                    break;
-                case Slot.OutputGradient:
-                    outputSquares[block] = (outputSquares[block] ?? 0) + value * value;
-                    break;
-                case Slot.ActivationMean:
-                    mean[block] = value;
-                    break;
-                case Slot.ActivationNorm:
-                    // Unbiased variance from E[x^2] = ||x||^2 / n and the mean: n / (n - 1) * (E[x^2] - mean^2).
-                    meanSquares[block] = value * value / elements;
-                    break;
-                case Slot.ActivationNonZero:
-                    elementsOf[block] = elements;
-                    zeros[block] = 1.0 - value / elements;
-                    break;
-            }
-        }
-
-        var result = new List<BlockGradientStats>(count);
-        for (int b = 0; b < count; b++)
-        {
-            ActivationStats? activation = null;
-            if (mean[b] is { } m && meanSquares[b] is { } meanSquare && zeros[b] is { } z)
-            {
-                double n = elementsOf[b];
-                double variance = n > 1 ? Math.Max(0, meanSquare - m * m) * n / (n - 1) : double.NaN;
-                activation = new ActivationStats(m, Math.Sqrt(variance), z);
-            }
-
-            result.Add(new BlockGradientStats(BlockNames[b], b, Sqrt(inputSquares[b]), Sqrt(outputSquares[b]), activation) { KeepsShape = _keepsShape[b] });
-        }
-
-        return result;
-    }
-
-    private static double? Sqrt(double? square) => square is { } s ? Math.Sqrt(s) : null;
-
-    private void DisposePending()
+    /// <summary>Frees what the step gathered and forgets its errors.</summary>
+    private void EndStep()
     {
         _lastOutputTap = null;
         Array.Clear(_keepsShape);
-        foreach (var tensor in _pending)
-            tensor.Dispose();
-        _pending.Clear();
-        _slots.Clear();
+        _buffer.Clear();
+        _errors.Clear();
     }
 
     /// <summary>Records ||dL/dx|| of one tapped tensor (one call of one block) during backward.</summary>
-    private sealed class NormTap(GradientFlowMonitor monitor, int block, Slot kind) : IGradientTap
+    internal sealed class NormTap(GradientFlowMonitor monitor, int block, BlockSampleKind kind) : IGradientTap
     {
         /// <summary>The block whose input is this tensor too (the next block in a chain), or -1.</summary>
         public int AlsoInputOf { get; set; } = -1;
@@ -460,9 +436,6 @@ public sealed class GradientFlowMonitor : IDisposable
             return null;
         }
 
-        public void OnError(Exception error) => monitor.LastError = error;
+        public void OnError(Exception error) => monitor.OnTapError(error);
     }
-
-    /// <summary>The last exception raised while computing statistics inside backward (they cannot cross native code), or null.</summary>
-    public Exception? LastError { get; private set; }
 }

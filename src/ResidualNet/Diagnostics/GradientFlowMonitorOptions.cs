@@ -35,11 +35,18 @@ public sealed record GradientFlowMonitorOptions
     /// <summary>How many recorded steps <see cref="GradientFlowMonitor.Steps"/> keeps (oldest dropped first). Default 10,000.</summary>
     public int HistoryLimit { get; init; } = 10_000;
 
-    internal void Validate()
+    /// <summary>Checks every value; every method that takes these options calls it first.</summary>
+    /// <exception cref="ArgumentException">A value is out of range; the exception names the property and the message gives the value.</exception>
+    public void Validate()
     {
         if (Interval < 1)
+        {
             throw new ArgumentOutOfRangeException(nameof(Interval), Interval, $"Interval must be at least 1; got {Interval}.");
+        }
+
         if (HistoryLimit < 1)
+        {
             throw new ArgumentOutOfRangeException(nameof(HistoryLimit), HistoryLimit, $"HistoryLimit must be at least 1; got {HistoryLimit}.");
+        }
     }
 }

@@ -1,4 +1,6 @@
+using System;
 using System.Collections.Generic;
+using System.Text.Json.Serialization;
 
 namespace ResidualNet.Diagnostics;
 
@@ -55,4 +57,13 @@ public sealed record BlockGradientStats(string Name, int Depth, double? InputGra
 /// <param name="Step">Index of the step (0-based count of <see cref="GradientFlowMonitor.RecordStep"/> calls).</param>
 /// <param name="Parameters">Per-parameter statistics, in registration order.</param>
 /// <param name="Blocks">Per-block statistics, in registration order.</param>
-public sealed record GradientFlowStep(int Step, IReadOnlyList<ParameterGradientStats> Parameters, IReadOnlyList<BlockGradientStats> Blocks);
+public sealed record GradientFlowStep(int Step, IReadOnlyList<ParameterGradientStats> Parameters, IReadOnlyList<BlockGradientStats> Blocks)
+{
+    /// <summary>
+    /// Exceptions raised while the monitor computed statistics inside this step's backward (they cannot cross
+    /// libtorch, so they are caught there and reported here); empty when all went well. A block whose gradient
+    /// statistic failed lacks that norm. Not written to JSON or CSV.
+    /// </summary>
+    [JsonIgnore]
+    public IReadOnlyList<Exception> Errors { get; init; } = [];
+}

@@ -18,6 +18,16 @@ public sealed record IdentityTermOptions
 
     /// <summary>Seed of the generator that draws the probes (standard normal). Default 0.</summary>
     public ulong Seed { get; init; }
+
+    /// <summary>Checks every value; every method that takes these options calls it first.</summary>
+    /// <exception cref="ArgumentException">A value is out of range; the exception names the property and the message gives the value.</exception>
+    public void Validate()
+    {
+        if (Samples < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(Samples), Samples, $"Samples must be at least 1; got {Samples}.");
+        }
+    }
 }
 
 /// <summary>How far dx_L/dx_l is from the identity, for one starting block l.</summary>
@@ -37,7 +47,10 @@ public sealed record IdentityTermReport(IReadOnlyList<IdentityTermRow> Rows)
     {
         var text = new StringBuilder("from block  spanned  mean ||J'v - v||/||v||  mean ||J'v||/||v||\n");
         foreach (var r in Rows)
+        {
             text.Append(CultureInfo.InvariantCulture, $"{r.FromBlock,10}  {r.BlocksSpanned,7}  {r.MeanRelativeDeviation,23:0.0000E+00}  {r.MeanGain,18:0.0000E+00}\n");
+        }
+
         return text.ToString();
     }
 }
@@ -74,10 +87,11 @@ public static class IdentityTerm
         ArgumentNullException.ThrowIfNull(blocks);
         ArgumentNullException.ThrowIfNull(input);
         options ??= new IdentityTermOptions();
-        if (options.Samples < 1)
-            throw new ArgumentOutOfRangeException(nameof(options), options.Samples, $"IdentityTermOptions.Samples must be at least 1; got {options.Samples}.");
+        options.Validate();
         if (blocks.Count == 0)
+        {
             throw new ArgumentException("The stack holds no block (blocks.Count = 0).", nameof(blocks));
+        }
 
         using var scope = NewDisposeScope();
         using var grad = enable_grad();
@@ -88,9 +102,12 @@ public static class IdentityTerm
             states.Add(x);
             var next = blocks[l].call(x);
             if (!next.shape.SequenceEqual(x.shape))
+            {
                 throw new ArgumentException(
-                    $"Block {l} changes the shape from [{string.Join(", ", x.shape)}] to [{string.Join(", ", next.shape)}]; the identity term needs shape-preserving blocks.",
+                    $"Block {l} changes the shape from {ShapeText.Of(x)} to {ShapeText.Of(next)}; the identity term needs shape-preserving blocks.",
                     nameof(blocks));
+            }
+
             x = next;
         }
 
@@ -143,10 +160,11 @@ public static class IdentityTerm
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(input);
         options ??= new IdentityTermOptions();
-        if (options.Samples < 1)
-            throw new ArgumentOutOfRangeException(nameof(options), options.Samples, $"IdentityTermOptions.Samples must be at least 1; got {options.Samples}.");
+        options.Validate();
         if (model is not Module<Tensor, Tensor> runnable)
+        {
             throw new ArgumentException($"The model must be a Module<Tensor, Tensor>; got {model.GetType().Name}.", nameof(model));
+        }
 
         var blocks = GradientFlowMonitor.SelectBlocks(model, selector);
         var inputs = new Tensor?[blocks.Count];
@@ -169,16 +187,25 @@ public static class IdentityTerm
 
             using (var scope = NewDisposeScope())
             using (no_grad())
+            {
                 runnable.call(input);
+            }
+
             foreach (var handle in handles)
+            {
                 handle.Dispose();
+            }
+
             handles.Clear();
 
             var rows = new List<BlockIdentityTerm>();
             for (int i = 0; i < blocks.Count; i++)
             {
                 if (inputs[i] is not { } x || !keepsShape[i])
+                {
                     continue;
+                }
+
                 var row = Measure(new[] { blocks[i].Module }, x, options).Rows[0];
                 rows.Add(new BlockIdentityTerm(blocks[i].Name, i, row.MeanGain, row.MeanRelativeDeviation));
             }
@@ -188,9 +215,14 @@ public static class IdentityTerm
         finally
         {
             foreach (var handle in handles)
+            {
                 handle.Dispose();
+            }
+
             foreach (var x in inputs)
+            {
                 x?.Dispose();
+            }
         }
     }
 }

@@ -33,7 +33,9 @@ public static class TensorBoardGradientLogger
         {
             var gradient = parameter.grad;
             if (gradient is null || gradient.IsInvalid)
+            {
                 continue;
+            }
             // On the host and in float64, the dtype of add_histogram's default (TensorFlow-style) bin edges.
             writer.add_histogram(prefix + name, gradient.detach().cpu().to_type(ScalarType.Float64), globalStep);
             written++;
@@ -73,7 +75,10 @@ public static class TensorBoardGradientLogger
         }
 
         foreach (var p in step.Parameters)
+        {
             Add("param/" + p.Name, p.L2Norm);
+        }
+
         Add("first_to_last", GradientFlowAnalysis.Diagnose(step).FirstToLastRatio);
         return written;
     }

@@ -44,13 +44,21 @@ public static class GradientHooks
         ArgumentNullException.ThrowIfNull(tensor);
         ArgumentNullException.ThrowIfNull(hook);
         if (tensor.IsInvalid)
+        {
             throw new ArgumentException("The tensor has been disposed.", nameof(tensor));
+        }
+
         if (!tensor.requires_grad)
+        {
             throw new ArgumentException(
-                $"Cannot hook the gradient of a tensor that does not require grad (shape [{string.Join(", ", tensor.shape)}], requires_grad = false).",
+                $"Cannot hook the gradient of a tensor that does not require grad (shape {ShapeText.Of(tensor)}, requires_grad = false).",
                 nameof(tensor));
+        }
+
         if (!is_grad_enabled())
+        {
             throw new InvalidOperationException("Gradient hooks need grad mode: the tensor was hooked inside no_grad() or inference_mode().");
+        }
 
         var handle = new HookHandle(null);
         var hooked = GradientTapFunction.Apply(tensor, new CallbackTap(hook, handle));

@@ -58,11 +58,17 @@ internal sealed class GradientTapFunction : autograd.SingleTensorFunction<Gradie
                 if (replacement is not null && !ReferenceEquals(replacement, grad_output))
                 {
                     if (replacement.IsInvalid)
+                    {
                         throw new InvalidOperationException("The hook returned a disposed tensor as replacement gradient.");
+                    }
+
                     if (!replacement.shape.AsSpan().SequenceEqual(grad_output.shape) || replacement.dtype != grad_output.dtype)
+                    {
                         throw new InvalidOperationException(
-                            $"The hook returned a replacement gradient of shape [{string.Join(", ", replacement.shape)}] and dtype {replacement.dtype}; " +
-                            $"the gradient has shape [{string.Join(", ", grad_output.shape)}] and dtype {grad_output.dtype}.");
+                            $"The hook returned a replacement gradient of shape {ShapeText.Of(replacement)} and dtype {replacement.dtype}; " +
+                            $"the gradient has shape {ShapeText.Of(grad_output)} and dtype {grad_output.dtype}.");
+                    }
+
                     result = replacement;
                 }
             }

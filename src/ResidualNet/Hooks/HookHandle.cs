@@ -34,7 +34,10 @@ public sealed class HookHandle : IDisposable
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _removed, 1) != 0)
+        {
             return;
+        }
+
         Interlocked.Exchange(ref _remove, null)?.Invoke();
     }
 

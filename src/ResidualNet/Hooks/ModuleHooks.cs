@@ -122,7 +122,10 @@ public static class ModuleHooks
             var call = new BackwardCall(this);
             Pending.Push(call);
             if (!CanTap(input))
+            {
                 return null!;
+            }
+
             call.InputTapped = true;
             return GradientTapFunction.Apply(input, call.InputTap);
         }
@@ -131,7 +134,10 @@ public static class ModuleHooks
         {
             var call = Pending.Count > 0 ? Pending.Pop() : null;
             if (call is null || !CanTap(output))
+            {
                 return null!;
+            }
+
             return GradientTapFunction.Apply(output, call.OutputTap);
         }
 
@@ -160,9 +166,14 @@ public static class ModuleHooks
         private Tensor? OnOutputGradient(Tensor gradOutput)
         {
             if (InputTapped)
+            {
                 _gradOutput = gradOutput;   // kept (engine-owned, not modified in place while referenced) until dL/d(input) arrives
+            }
             else
+            {
                 _state.Invoke(null, gradOutput);
+            }
+
             return null;
         }
 

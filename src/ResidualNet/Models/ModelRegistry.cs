@@ -8,8 +8,9 @@ using ResidualNet.Runtime;
 namespace ResidualNet.Models;
 
 /// <summary>
-/// Networks by name. <see cref="Default"/> holds every preset of the library; users may add their own
-/// (a name can be registered once). Names are case-insensitive.
+/// Networks by name. <see cref="Default"/> holds every preset of the library and is read-only; users who add names
+/// build their own registry (<see cref="CreateWithPresets"/> or an empty <c>new ModelRegistry()</c>), where a name
+/// can be registered once. Names are case-insensitive.
 /// </summary>
 /// <remarks>
 /// <para>Built-in names: <c>resnet18</c>, <c>resnet34</c>, <c>resnet50</c>, <c>resnet101</c>, <c>resnet152</c>,
@@ -20,6 +21,8 @@ namespace ResidualNet.Models;
 /// <para><b>Plain twins</b>: every built-in name with the prefix <c>plain_</c> (<c>plain_resnet18</c>,
 /// <c>plain_resnet20</c>, <c>plain_preact_resnet110</c>, <c>plain_resnext50_32x4d</c>...) is the same network
 /// built with <see cref="ResNetOptions.AsPlain"/>: same layers and initialisation, no shortcuts.</para>
+/// <para>Variants of a registered network are <c>with</c> expressions on its options:
+/// <c>new ResNet(ModelRegistry.Default.GetOptions("resnet20") with { InputChannels = 1 })</c>.</para>
 /// <para>The instance is thread-safe.</para>
 /// </remarks>
 public sealed class ModelRegistry
@@ -30,14 +33,21 @@ public sealed class ModelRegistry
     private static readonly Regex NamePattern = new("^[A-Za-z0-9_.-]+$", RegexOptions.CultureInvariant);
     private readonly Dictionary<string, ResNetOptions> _entries = new(StringComparer.OrdinalIgnoreCase);
     private readonly object _gate = new();
+    private bool _isReadOnly;
 
     /// <summary>An empty registry.</summary>
     public ModelRegistry()
     {
     }
 
-    /// <summary>The shared registry, holding every built-in preset and what users register in it.</summary>
-    public static ModelRegistry Default { get; } = CreateWithPresets();
+    /// <summary>
+    /// The shared, read-only registry of every built-in preset and its plain twin. <see cref="Register"/> on it
+    /// throws: add names to a registry of your own (<see cref="CreateWithPresets"/>).
+    /// </summary>
+    public static ModelRegistry Default { get; } = CreateReadOnlyDefault();
+
+    /// <summary>Whether <see cref="Register"/> is refused (true only for <see cref="Default"/>).</summary>
+    public bool IsReadOnly => _isReadOnly;
 
     /// <summary>Number of registered names.</summary>
     public int Count
@@ -97,10 +107,18 @@ public sealed class ModelRegistry
     /// <param name="name">Letters, digits, <c>_</c>, <c>.</c>, <c>-</c>; not yet registered (case-insensitive).</param>
     /// <param name="options">The network; validated now.</param>
     /// <exception cref="ArgumentException">The name is malformed or already registered, or the options are invalid.</exception>
+    /// <exception cref="InvalidOperationException">The registry is read-only (<see cref="Default"/>).</exception>
     public void Register(string name, ResNetOptions options)
     {
         ArgumentNullException.ThrowIfNull(name);
         ArgumentNullException.ThrowIfNull(options);
+        if (_isReadOnly)
+        {
+            throw new InvalidOperationException(
+                $"ModelRegistry.Default is read-only (it holds the library's presets), so '{name}' cannot be registered in it. " +
+                "Build your own registry and register there: var registry = ModelRegistry.CreateWithPresets(); registry.Register(name, options);");
+        }
+
         if (!NamePattern.IsMatch(name))
         {
             throw new ArgumentException($"A model name may hold only letters, digits, '_', '.' and '-'; got '{name}'.", nameof(name));
@@ -166,16 +184,22 @@ public sealed class ModelRegistry
         }
     }
 
-    /// <summary>Builds the network registered under <paramref name="name"/>.</summary>
+    /// <summary>Builds the network registered under <paramref name="name"/>. For a variant, build from
+    /// <see cref="GetOptions"/> with a <c>with</c> expression instead.</summary>
     /// <param name="name">A registered name.</param>
-    /// <param name="configure">Optional change of the options before building, for example
-    /// <c>o =&gt; o with { NumClasses = 10 }</c>.</param>
-    /// <exception cref="ArgumentException">Unknown name (with suggestions) or invalid configured options.</exception>
-    public ResNet Create(string name, Func<ResNetOptions, ResNetOptions>? configure = null)
+    /// <returns>The network, initialised from the global random generator.</returns>
+    /// <exception cref="ArgumentException">Unknown name (with suggestions).</exception>
+    public ResNet Create(string name)
     {
         OneDnnGuard.EnsureApplied();
-        var options = GetOptions(name);
-        return new ResNet(configure is null ? options : configure(options));
+        return new ResNet(GetOptions(name));
+    }
+
+    private static ModelRegistry CreateReadOnlyDefault()
+    {
+        var registry = CreateWithPresets();
+        registry._isReadOnly = true;
+        return registry;
     }
 
     private static int EditDistance(string a, string b)

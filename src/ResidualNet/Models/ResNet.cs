@@ -2,7 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Linq;
 using ResidualNet.Blocks;
-using ResidualNet.Performance;
+using ResidualNet.Layers;
 using ResidualNet.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -58,9 +58,9 @@ public sealed class ResNet : nn.Module<Tensor, Tensor>, IBatchNormFoldable
         {
             long half = width / 2;
             _conv1 = nn.Sequential(
-                BlockParts.Conv3x3(options.InputChannels, half, stride: 2), block.Norm.Create(half), block.Activation.Create(),
-                BlockParts.Conv3x3(half, half), block.Norm.Create(half), block.Activation.Create(),
-                BlockParts.Conv3x3(half, width));
+                Convolutions.Conv3x3(options.InputChannels, half, stride: 2), block.Norm.Create(half), block.Activation.Create(),
+                Convolutions.Conv3x3(half, half), block.Norm.Create(half), block.Activation.Create(),
+                Convolutions.Conv3x3(half, width));
         }
         else if (options.Stem == StemKind.ImageNet)
         {
@@ -68,7 +68,7 @@ public sealed class ResNet : nn.Module<Tensor, Tensor>, IBatchNormFoldable
         }
         else
         {
-            _conv1 = BlockParts.Conv3x3(options.InputChannels, width);
+            _conv1 = Convolutions.Conv3x3(options.InputChannels, width);
         }
 
         if (!(options.Stem == StemKind.Cifar && preActFirst))
@@ -110,7 +110,12 @@ public sealed class ResNet : nn.Module<Tensor, Tensor>, IBatchNormFoldable
                 var blockOptions = rate == stageBlock.DropPathRate && blockDilation == stageBlock.Dilation
                     ? stageBlock
                     : stageBlock with { DropPathRate = rate, Dilation = checked((int)blockDilation) };
-                modules[b] = ResidualBlocks.Create(stage.Kind, inChannels, stage.Planes, b == 0 ? stride : 1, blockOptions, initialize: false);
+                using (Initialization.DeferBlocks())
+                {
+                    // The network initialises every block below, in its own order: the block skips its own.
+                    modules[b] = ResidualBlocks.Create(stage.Kind, inChannels, stage.Planes, b == 0 ? stride : 1, blockOptions);
+                }
+
                 blocks.Add(new BlockInfo($"layer{s + 1}.{b}", s, b, modules[b]));
                 inChannels = stage.OutChannels;
             }
@@ -198,7 +203,7 @@ public sealed class ResNet : nn.Module<Tensor, Tensor>, IBatchNormFoldable
     /// <summary>
     /// Folds every BatchNorm that follows a convolution (stem and blocks, see
     /// <see cref="ResidualBlockBase.FoldBatchNorm"/>) into it, for inference only; the folded BatchNorms are no
-    /// longer called. Called by <see cref="BatchNormFolding.FoldBatchNorms{TModule}"/>.
+    /// longer called. Called by <see cref="Performance.BatchNormFolding.FoldBatchNorms{TModule}"/>.
     /// </summary>
     /// <returns>The number of convolution + BatchNorm pairs folded.</returns>
     /// <exception cref="InvalidOperationException">The network is in training mode.</exception>
@@ -216,13 +221,13 @@ public sealed class ResNet : nn.Module<Tensor, Tensor>, IBatchNormFoldable
             Conv2d? last = _conv1 as Conv2d;
             if (_conv1 is Sequential deep)
             {
-                folded += BatchNormFolding.CountFoldedPairs(deep);
+                folded += ConvBatchNorm.FoldAdjacentPairs(deep);
                 last = deep.children().LastOrDefault() as Conv2d;
             }
 
             if (last is not null)
             {
-                BatchNormFolding.Fold(last, bn);
+                ConvBatchNorm.Fold(last, bn);
                 _stemFolded = true;
                 folded++;
             }
@@ -230,7 +235,7 @@ public sealed class ResNet : nn.Module<Tensor, Tensor>, IBatchNormFoldable
 
         foreach (var info in _blocks)
         {
-            folded += info.Module is IBatchNormFoldable foldable ? foldable.FoldBatchNorm() : BatchNormFolding.CountFoldedPairs(info.Module);
+            folded += ((IBatchNormFoldable)info.Module).FoldBatchNorm();
         }
 
         return folded;
@@ -242,7 +247,7 @@ public sealed class ResNet : nn.Module<Tensor, Tensor>, IBatchNormFoldable
     /// </summary>
     public void ResetParameters()
     {
-        BlockParts.Initialize(this);
+        Initialization.Initialize(this);
         foreach (var info in _blocks)
         {
             if (info.Module is ResidualBlockBase block)
@@ -257,7 +262,7 @@ public sealed class ResNet : nn.Module<Tensor, Tensor>, IBatchNormFoldable
     /// <param name="destination">Dictionary to add to; a new one when null.</param>
     /// <param name="prefix">Key prefix (joined with a dot); none when null or empty.</param>
     public override Dictionary<string, Tensor> state_dict(Dictionary<string, Tensor>? destination = null, string? prefix = null)
-        => BlockParts.StateDictInPyTorchOrder(this, destination, prefix);
+        => StateDictOrder.InPyTorchOrder(this, destination, prefix);
 
     /// <summary>Logits <c>(N, NumClasses)</c>, or the last feature map when the head is <see cref="HeadKind.None"/>.</summary>
     /// <param name="input">A batch <c>(N, InputChannels, H, W)</c>.</param>
@@ -265,7 +270,7 @@ public sealed class ResNet : nn.Module<Tensor, Tensor>, IBatchNormFoldable
     public override Tensor forward(Tensor input)
     {
         OneDnnGuard.EnsureApplied();
-        BlockParts.CheckInput(input, Options.InputChannels, nameof(ResNet));
+        ModuleInput.CheckBatch(input, Options.InputChannels, nameof(ResNet));
         using var scope = torch.NewDisposeScope();
         var y = Stem(input);
         for (int s = 0; s < _stages.Length; s++)
@@ -287,7 +292,7 @@ public sealed class ResNet : nn.Module<Tensor, Tensor>, IBatchNormFoldable
     public IReadOnlyList<Tensor> ForwardFeatures(Tensor input)
     {
         OneDnnGuard.EnsureApplied();
-        BlockParts.CheckInput(input, Options.InputChannels, nameof(ResNet));
+        ModuleInput.CheckBatch(input, Options.InputChannels, nameof(ResNet));
         using var scope = torch.NewDisposeScope();
         var features = new Tensor[_stages.Length];
         var y = Stem(input);
@@ -325,7 +330,7 @@ public sealed class ResNet : nn.Module<Tensor, Tensor>, IBatchNormFoldable
                 segment.train(training);
             }
 
-            y = Performance.Checkpointing.Run(segment, y);
+            y = Layers.Checkpointing.Run(segment, y);
         }
 
         return y;

@@ -6,8 +6,10 @@ using ResidualNet.Layers;
 namespace ResidualNet.Models;
 
 /// <summary>
-/// Fluent builder of custom networks; <see cref="Build"/> produces the same immutable <see cref="ResNetOptions"/>
-/// that presets are. Example: a 1-channel, 10-class network of three basic-block stages with tanh and no shortcuts:
+/// Fluent builder of new architectures, stage by stage; <see cref="Build"/> produces the same immutable
+/// <see cref="ResNetOptions"/> that presets are. (A variant of an existing network is a <c>with</c> expression on its
+/// options, not a builder.) Example: a 1-channel, 10-class network of three basic-block stages with tanh and no
+/// shortcuts:
 /// <code>
 /// var options = new ResNetBuilder()
 ///     .WithStem(StemKind.Cifar, 16).WithInputChannels(1).WithClasses(10)
@@ -26,20 +28,6 @@ public sealed class ResNetBuilder
     public ResNetBuilder()
     {
         _options = new ResNetOptions();
-    }
-
-    private ResNetBuilder(ResNetOptions options)
-    {
-        _options = options;
-        _stages.AddRange(options.Stages);
-    }
-
-    /// <summary>Starts from existing options (a preset, for example), keeping its stages.</summary>
-    /// <exception cref="ArgumentNullException"><paramref name="options"/> is null.</exception>
-    public static ResNetBuilder From(ResNetOptions options)
-    {
-        ArgumentNullException.ThrowIfNull(options);
-        return new ResNetBuilder(options);
     }
 
     /// <summary>Sets the stem and, when given, its output width.</summary>

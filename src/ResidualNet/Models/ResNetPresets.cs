@@ -5,26 +5,26 @@ namespace ResidualNet.Models;
 
 /// <summary>
 /// The published architectures as <see cref="ResNetOptions"/> values. Every method returns a fresh, equal value;
-/// change it with <c>with</c> (for example <c>ResNetPresets.ResNet(18) with { NumClasses = 10 }</c>) and build it
-/// with <c>new ResNet(options)</c>. <see cref="ModelRegistry"/> lists them by name.
+/// a method takes only what defines its architecture (depth, groups, width). Everything else is a <c>with</c>
+/// expression on the result (for example <c>ResNetPresets.ResNet(18) with { NumClasses = 10 }</c>); build it with
+/// <c>new ResNet(options)</c>. <see cref="ModelRegistry"/> lists them by name.
 /// </summary>
 public static class ResNetPresets
 {
-    /// <summary>torchvision's ResNet-18/34/50/101/152 (He et al. 2015, Table 1; bottleneck stride on the 3x3, "v1.5").</summary>
+    /// <summary>torchvision's ResNet-18/34/50/101/152 (He et al. 2015, Table 1; bottleneck stride on the 3x3, "v1.5"),
+    /// 1000 classes.</summary>
     /// <param name="depth">18, 34, 50, 101 or 152.</param>
-    /// <param name="numClasses">Classes of the head. Default 1000.</param>
     /// <exception cref="ArgumentOutOfRangeException">Another depth.</exception>
-    public static ResNetOptions ResNet(int depth, long numClasses = 1000)
-        => ImageNetLayout(depth, nameof(depth), preActivation: false, numClasses);
+    public static ResNetOptions ResNet(int depth)
+        => ImageNetLayout(depth, nameof(depth), preActivation: false);
 
     /// <summary>torchvision's ResNeXt (Xie et al. 2017): bottlenecks with <paramref name="groups"/> groups of
     /// <paramref name="widthPerGroup"/> channels, for example (50, 32, 4) for <c>resnext50_32x4d</c>.</summary>
     /// <param name="depth">50, 101 or 152.</param>
     /// <param name="groups">Cardinality, at least 1.</param>
     /// <param name="widthPerGroup">Width per group, at least 1.</param>
-    /// <param name="numClasses">Classes of the head. Default 1000.</param>
     /// <exception cref="ArgumentOutOfRangeException">A value is out of range.</exception>
-    public static ResNetOptions ResNeXt(int depth, int groups, int widthPerGroup, long numClasses = 1000)
+    public static ResNetOptions ResNeXt(int depth, int groups, int widthPerGroup)
     {
         CheckBottleneckDepth(depth);
         if (groups < 1)
@@ -37,7 +37,7 @@ public static class ResNetPresets
             throw new ArgumentOutOfRangeException(nameof(widthPerGroup), widthPerGroup, $"widthPerGroup must be at least 1; got {widthPerGroup}.");
         }
 
-        var options = ImageNetLayout(depth, nameof(depth), preActivation: false, numClasses);
+        var options = ImageNetLayout(depth, nameof(depth), preActivation: false);
         return options with { Block = options.Block with { Groups = groups, BaseWidth = widthPerGroup } };
     }
 
@@ -45,9 +45,8 @@ public static class ResNetPresets
     /// <paramref name="widthFactor"/> (torchvision's <c>width_per_group = 64 * factor</c>).</summary>
     /// <param name="depth">50, 101 or 152.</param>
     /// <param name="widthFactor">Widening factor, at least 1. Default 2.</param>
-    /// <param name="numClasses">Classes of the head. Default 1000.</param>
     /// <exception cref="ArgumentOutOfRangeException">A value is out of range.</exception>
-    public static ResNetOptions WideResNet(int depth, int widthFactor = 2, long numClasses = 1000)
+    public static ResNetOptions WideResNet(int depth, int widthFactor = 2)
     {
         CheckBottleneckDepth(depth);
         if (widthFactor < 1)
@@ -55,7 +54,7 @@ public static class ResNetPresets
             throw new ArgumentOutOfRangeException(nameof(widthFactor), widthFactor, $"widthFactor must be at least 1; got {widthFactor}.");
         }
 
-        var options = ImageNetLayout(depth, nameof(depth), preActivation: false, numClasses);
+        var options = ImageNetLayout(depth, nameof(depth), preActivation: false);
         return options with { Block = options.Block with { BaseWidth = 64 * widthFactor } };
     }
 
@@ -63,46 +62,43 @@ public static class ResNetPresets
     /// with <see cref="PreActBasicBlock"/> or <see cref="PreActBottleneck"/>, projection shortcuts, a final
     /// normalisation and activation before the head.</summary>
     /// <param name="depth">18, 34, 50, 101 or 152.</param>
-    /// <param name="numClasses">Classes of the head. Default 1000.</param>
     /// <exception cref="ArgumentOutOfRangeException">Another depth.</exception>
-    public static ResNetOptions PreActResNet(int depth, long numClasses = 1000)
-        => ImageNetLayout(depth, nameof(depth), preActivation: true, numClasses);
+    public static ResNetOptions PreActResNet(int depth)
+        => ImageNetLayout(depth, nameof(depth), preActivation: true);
 
     /// <summary>
     /// The CIFAR ResNets of He et al. (2015, section 4.2): depth <c>6n + 2</c>, a 3x3 stem of 16 channels, three
-    /// stages of n basic blocks with 16, 32 and 64 channels, global average pooling and <c>fc</c>.
+    /// stages of n basic blocks with 16, 32 and 64 channels, global average pooling and <c>fc</c> for 10 classes.
     /// </summary>
     /// <param name="depth">6n + 2 with n at least 1: 20, 32, 44, 56, 110, 1202...</param>
     /// <param name="shortcut">Shortcut where the shape changes: <see cref="ShortcutKind.ZeroPad"/> (option A, the
     /// paper's CIFAR choice, the default) or <see cref="ShortcutKind.Projection"/> (option B; adds 2,752 parameters).</param>
-    /// <param name="numClasses">Classes of the head. Default 10.</param>
     /// <exception cref="ArgumentOutOfRangeException">The depth is not 6n + 2.</exception>
-    public static ResNetOptions CifarResNet(int depth, ShortcutKind shortcut = ShortcutKind.ZeroPad, long numClasses = 10)
+    public static ResNetOptions CifarResNet(int depth, ShortcutKind shortcut = ShortcutKind.ZeroPad)
     {
         int n = BlocksPerStage(depth, 6, nameof(depth));
-        return CifarLayout(BlockKind.Basic, n, 16, numClasses) with { Block = BlockOptions.Default with { Shortcut = shortcut } };
+        return CifarLayout(BlockKind.Basic, n, 16) with { Block = BlockOptions.Default with { Shortcut = shortcut } };
     }
 
     /// <summary>
     /// The CIFAR pre-activation ResNets of He et al. (2016): with basic blocks depth <c>6n + 2</c> (ResNet-110),
     /// with bottlenecks depth <c>9n + 2</c> (ResNet-164, ResNet-1001), stages of 16, 32, 64 planes (bottleneck
-    /// outputs 64, 128, 256), projection shortcuts (a 1x1 convolution) where the shape changes.
+    /// outputs 64, 128, 256), projection shortcuts (a 1x1 convolution) where the shape changes, 10 classes.
     /// </summary>
     /// <param name="depth">6n + 2 for basic blocks, 9n + 2 for bottlenecks.</param>
     /// <param name="bottleneck">Use <see cref="PreActBottleneck"/> blocks.</param>
-    /// <param name="numClasses">Classes of the head. Default 10.</param>
     /// <exception cref="ArgumentOutOfRangeException">The depth does not fit the block kind.</exception>
-    public static ResNetOptions CifarPreActResNet(int depth, bool bottleneck, long numClasses = 10)
+    public static ResNetOptions CifarPreActResNet(int depth, bool bottleneck)
     {
         int n = BlocksPerStage(depth, bottleneck ? 9 : 6, nameof(depth));
-        return CifarLayout(bottleneck ? BlockKind.PreActBottleneck : BlockKind.PreActBasic, n, 16, numClasses);
+        return CifarLayout(bottleneck ? BlockKind.PreActBottleneck : BlockKind.PreActBasic, n, 16);
     }
 
-    private static ResNetOptions CifarLayout(BlockKind kind, int n, long stemWidth, long numClasses) => new()
+    private static ResNetOptions CifarLayout(BlockKind kind, int n, long stemWidth) => new()
     {
         Stem = StemKind.Cifar,
         StemWidth = stemWidth,
-        NumClasses = numClasses,
+        NumClasses = 10,
         Stages =
         [
             new StageOptions(kind, n, 16),
@@ -111,7 +107,7 @@ public static class ResNetPresets
         ],
     };
 
-    private static ResNetOptions ImageNetLayout(int depth, string paramName, bool preActivation, long numClasses)
+    private static ResNetOptions ImageNetLayout(int depth, string paramName, bool preActivation)
     {
         (bool bottleneck, int[] counts) = depth switch
         {
@@ -131,7 +127,6 @@ public static class ResNetPresets
         };
         return new ResNetOptions
         {
-            NumClasses = numClasses,
             Stages =
             [
                 new StageOptions(kind, counts[0], 64),

@@ -294,7 +294,7 @@ public static class TorchvisionPortability
     {
         try
         {
-            return BlockParts.BottleneckWidth(planes, block);
+            return ResidualBlockBase.BottleneckWidth(planes, block);
         }
         catch (ArgumentOutOfRangeException)
         {

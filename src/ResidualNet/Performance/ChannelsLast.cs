@@ -37,7 +37,7 @@ public static class ChannelsLast
         if (tensor.dim() != 4)
         {
             throw new ArgumentException(
-                $"channels_last needs a 4-D (N, C, H, W) tensor; tensor has {tensor.dim()} dimensions (shape [{string.Join(", ", tensor.shape)}]).",
+                $"channels_last needs a 4-D (N, C, H, W) tensor; tensor has {tensor.dim()} dimensions (shape {ShapeText.Of(tensor)}).",
                 nameof(tensor));
         }
 

@@ -25,6 +25,16 @@ public sealed record InferenceOptions
     /// full precision.
     /// </summary>
     public ScalarType DType { get; init; } = ScalarType.BFloat16;
+
+    /// <summary>Checks every value; every method that takes these options calls it first.</summary>
+    /// <exception cref="ArgumentException">A value is out of range; the exception names the property and the message gives the value.</exception>
+    public void Validate()
+    {
+        if (DType is not (ScalarType.Float16 or ScalarType.BFloat16 or ScalarType.Float32 or ScalarType.Float64))
+        {
+            throw new ArgumentOutOfRangeException(nameof(DType), DType, $"DType must be a floating-point type; got {DType}.");
+        }
+    }
 }
 
 /// <summary>
@@ -48,10 +58,7 @@ public static class InferenceOptimizer
     {
         ArgumentNullException.ThrowIfNull(model);
         options ??= InferenceOptions.Fast;
-        if (options.DType is not (ScalarType.Float16 or ScalarType.BFloat16 or ScalarType.Float32 or ScalarType.Float64))
-        {
-            throw new ArgumentOutOfRangeException(nameof(options), options.DType, $"options.DType must be a floating-point type; got {options.DType}.");
-        }
+        options.Validate();
 
         model.eval();
         if (options.FoldBatchNorm)
@@ -80,10 +87,12 @@ public static class InferenceOptimizer
     /// <param name="options">The options the model was prepared with; <see cref="InferenceOptions.Fast"/> when null.</param>
     /// <returns>A new tensor (the caller disposes it).</returns>
     /// <exception cref="ArgumentNullException"><paramref name="input"/> is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The dtype in <paramref name="options"/> is not a floating-point type.</exception>
     public static Tensor PrepareInput(Tensor input, InferenceOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(input);
         options ??= InferenceOptions.Fast;
+        options.Validate();
         using var scope = NewDisposeScope();
         var result = input.dtype == options.DType ? input.alias() : input.to(options.DType);
         if (options.ChannelsLast && result.dim() == 4)

@@ -41,6 +41,36 @@ public sealed record MixedPrecisionOptions
 
     /// <summary>Good steps in a row before the scale grows. Default: 2000.</summary>
     public int GrowthInterval { get; init; } = 2000;
+
+    /// <summary>Checks every value; every method that takes these options calls it first.</summary>
+    /// <exception cref="ArgumentException">A value is out of range; the exception names the property and the message gives the value.</exception>
+    public void Validate()
+    {
+        if (ComputeType is not (ScalarType.BFloat16 or ScalarType.Float16))
+        {
+            throw new ArgumentOutOfRangeException(nameof(ComputeType), ComputeType, $"ComputeType must be BFloat16 or Float16; got {ComputeType}.");
+        }
+
+        if (!(InitialScale > 0) || double.IsInfinity(InitialScale))
+        {
+            throw new ArgumentOutOfRangeException(nameof(InitialScale), InitialScale, $"InitialScale must be positive and finite; got {InitialScale}.");
+        }
+
+        if (!(GrowthFactor > 1))
+        {
+            throw new ArgumentOutOfRangeException(nameof(GrowthFactor), GrowthFactor, $"GrowthFactor must be greater than 1; got {GrowthFactor}.");
+        }
+
+        if (!(BackoffFactor > 0 && BackoffFactor < 1))
+        {
+            throw new ArgumentOutOfRangeException(nameof(BackoffFactor), BackoffFactor, $"BackoffFactor must be in (0, 1); got {BackoffFactor}.");
+        }
+
+        if (GrowthInterval < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(GrowthInterval), GrowthInterval, $"GrowthInterval must be at least 1; got {GrowthInterval}.");
+        }
+    }
 }
 
 /// <summary>What one <see cref="MixedPrecisionTrainer.Step"/> did.</summary>
@@ -94,7 +124,7 @@ public sealed class MixedPrecisionTrainer : IDisposable
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(optimizerFactory);
         Options = options ?? MixedPrecisionOptions.BFloat16;
-        Validate(Options);
+        Options.Validate();
         var notFloat32 = model.named_parameters().FirstOrDefault(p => p.parameter.dtype != ScalarType.Float32);
         if (notFloat32.parameter is not null)
         {
@@ -258,34 +288,6 @@ public sealed class MixedPrecisionTrainer : IDisposable
         {
             LossScale *= Options.GrowthFactor;
             _goodSteps = 0;
-        }
-    }
-
-    private static void Validate(MixedPrecisionOptions options)
-    {
-        if (options.ComputeType is not (ScalarType.BFloat16 or ScalarType.Float16))
-        {
-            throw new ArgumentOutOfRangeException(nameof(options), options.ComputeType, $"options.ComputeType must be BFloat16 or Float16; got {options.ComputeType}.");
-        }
-
-        if (!(options.InitialScale > 0) || double.IsInfinity(options.InitialScale))
-        {
-            throw new ArgumentOutOfRangeException(nameof(options), options.InitialScale, $"options.InitialScale must be positive and finite; got {options.InitialScale}.");
-        }
-
-        if (!(options.GrowthFactor > 1))
-        {
-            throw new ArgumentOutOfRangeException(nameof(options), options.GrowthFactor, $"options.GrowthFactor must be greater than 1; got {options.GrowthFactor}.");
-        }
-
-        if (!(options.BackoffFactor > 0 && options.BackoffFactor < 1))
-        {
-            throw new ArgumentOutOfRangeException(nameof(options), options.BackoffFactor, $"options.BackoffFactor must be in (0, 1); got {options.BackoffFactor}.");
-        }
-
-        if (options.GrowthInterval < 1)
-        {
-            throw new ArgumentOutOfRangeException(nameof(options), options.GrowthInterval, $"options.GrowthInterval must be at least 1; got {options.GrowthInterval}.");
         }
     }
 }

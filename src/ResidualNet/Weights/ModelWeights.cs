@@ -82,7 +82,7 @@ public static class ModelWeights
         string fullPath = CheckExistingFile(path, nameof(path));
 
         using var scope = torch.NewDisposeScope();
-        var source = WeightsSource.Open(fullPath, options.Format, nameof(path));
+        var source = WeightsSource.Open(fullPath, options.Format);
         var state = module.state_dict();
         var comparison = CompareCore(source, state, options);
         if (comparison.ShapeMismatches.Count > 0
@@ -117,7 +117,7 @@ public static class ModelWeights
         options = CheckOptions(options);
         string fullPath = CheckExistingFile(path, nameof(path));
         using var scope = torch.NewDisposeScope();
-        var source = WeightsSource.Open(fullPath, options.Format, nameof(path));
+        var source = WeightsSource.Open(fullPath, options.Format);
         return CompareCore(source, module.state_dict(), options);
     }
 
@@ -136,7 +136,7 @@ public static class ModelWeights
         CheckFormat(format);
         string fullPath = CheckExistingFile(path, nameof(path));
         using var scope = torch.NewDisposeScope();
-        return WeightsSource.Open(fullPath, format, nameof(path)).Entries;
+        return WeightsSource.Open(fullPath, format).Entries;
     }
 
     /// <summary>Detects a weights file's format from its first bytes.</summary>
@@ -145,7 +145,7 @@ public static class ModelWeights
     /// <exception cref="FileNotFoundException">The file does not exist.</exception>
     /// <exception cref="WeightsFileException">The file is empty or in PyTorch's unsupported legacy format.</exception>
     public static WeightsFormat DetectFormat(string path) =>
-        WeightsSource.Detect(CheckExistingFile(path, nameof(path)), nameof(path));
+        WeightsSource.Detect(CheckExistingFile(path, nameof(path)));
 
     private static WeightsComparison CompareCore(WeightsSource source, Dictionary<string, Tensor> state, WeightsLoadOptions options)
     {
@@ -203,14 +203,7 @@ public static class ModelWeights
     private static WeightsLoadOptions CheckOptions(WeightsLoadOptions? options)
     {
         options ??= WeightsLoadOptions.Default;
-        CheckFormat(options.Format);
-        if (options.SkipClassifier && string.IsNullOrEmpty(options.ClassifierPrefix))
-        {
-            throw new ArgumentException(
-                $"ClassifierPrefix must be a non-empty state_dict prefix when SkipClassifier is true (received '{options.ClassifierPrefix}'); an empty prefix would skip every key.",
-                nameof(options));
-        }
-
+        options.Validate();
         return options;
     }
 

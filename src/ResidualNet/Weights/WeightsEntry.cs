@@ -19,11 +19,3 @@ public sealed record WeightsEntry(string Key, IReadOnlyList<long> Shape, torch.S
     public override string ToString() =>
         string.Create(CultureInfo.InvariantCulture, $"{Key} {ShapeText.Format(Shape)} {DType}");
 }
-
-/// <summary>Formats shapes the way error messages and tables show them.</summary>
-internal static class ShapeText
-{
-    /// <summary>Returns <c>[d0, d1, ...]</c>.</summary>
-    public static string Format(IEnumerable<long> shape) =>
-        "[" + string.Join(", ", shape.Select(size => size.ToString(CultureInfo.InvariantCulture))) + "]";
-}

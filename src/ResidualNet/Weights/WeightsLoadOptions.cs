@@ -1,3 +1,5 @@
+using System;
+
 namespace ResidualNet.Weights;
 
 /// <summary>
@@ -39,4 +41,21 @@ public sealed record WeightsLoadOptions
 
     /// <summary>The file format; <see cref="WeightsFormat.Auto"/> (the default) detects it from the file's first bytes.</summary>
     public WeightsFormat Format { get; init; } = WeightsFormat.Auto;
+
+    /// <summary>Checks every value; every method that takes these options calls it first.</summary>
+    /// <exception cref="ArgumentException">A value is out of range; the exception names the property and the message gives the value.</exception>
+    public void Validate()
+    {
+        if (SkipClassifier && string.IsNullOrEmpty(ClassifierPrefix))
+        {
+            throw new ArgumentException(
+                $"ClassifierPrefix must be a non-empty state_dict prefix when SkipClassifier is true (got '{ClassifierPrefix}'); an empty prefix would skip every key.",
+                nameof(ClassifierPrefix));
+        }
+
+        if (!Enum.IsDefined(Format))
+        {
+            throw new ArgumentOutOfRangeException(nameof(Format), Format, $"Format must be a defined WeightsFormat; got {(int)Format}.");
+        }
+    }
 }

@@ -17,18 +17,14 @@ namespace ResidualNet.Weights;
 /// </summary>
 internal abstract class WeightsSource
 {
-    protected WeightsSource(string fullPath, WeightsFormat format, string paramName)
+    protected WeightsSource(string fullPath, WeightsFormat format)
     {
         FullPath = fullPath;
         Format = format;
-        ParamName = paramName;
     }
 
     /// <summary>The full path of the file.</summary>
     public string FullPath { get; }
-
-    /// <summary>The name of the public parameter that received the path (for exceptions).</summary>
-    protected string ParamName { get; }
 
     /// <summary>The file's format.</summary>
     public WeightsFormat Format { get; }
@@ -43,31 +39,31 @@ internal abstract class WeightsSource
     public abstract void CopyInto(IReadOnlyDictionary<string, Tensor> targets);
 
     /// <summary>Opens a file in the given format (<see cref="WeightsFormat.Auto"/>: detected).</summary>
-    public static WeightsSource Open(string fullPath, WeightsFormat format, string paramName)
+    public static WeightsSource Open(string fullPath, WeightsFormat format)
     {
         if (format == WeightsFormat.Auto)
         {
-            format = Detect(fullPath, paramName);
+            format = Detect(fullPath);
         }
 
         return format switch
         {
-            WeightsFormat.TorchSharp => new TorchSharpSource(fullPath, paramName),
-            WeightsFormat.PyTorch => new PyTorchSource(fullPath, paramName),
-            WeightsFormat.Safetensors => new SafetensorsSource(fullPath, paramName),
+            WeightsFormat.TorchSharp => new TorchSharpSource(fullPath),
+            WeightsFormat.PyTorch => new PyTorchSource(fullPath),
+            WeightsFormat.Safetensors => new SafetensorsSource(fullPath),
             _ => throw new ArgumentOutOfRangeException(nameof(format), format, $"Unknown weights format {format}."),
         };
     }
 
     /// <summary>Detects the format from the first bytes of the file.</summary>
-    public static WeightsFormat Detect(string fullPath, string paramName)
+    public static WeightsFormat Detect(string fullPath)
     {
         using var stream = File.OpenRead(fullPath);
         Span<byte> head = stackalloc byte[9];
         int read = stream.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
         if (read == 0)
         {
-            throw new WeightsFileException(fullPath, WeightsFormat.Auto, "the file is empty.", paramName);
+            throw new WeightsFileException(fullPath, WeightsFormat.Auto, "the file is empty.");
         }
 
         if (read >= 4 && head[0] == 0x50 && head[1] == 0x4B && head[2] == 0x03 && head[3] == 0x04)
@@ -75,14 +71,13 @@ internal abstract class WeightsSource
             return WeightsFormat.PyTorch;
         }
 
-        if (read >= 2 && head[0] == 0x80 && head[1] >= 2 && head[1] <= 5 && !IsTorchSharpFile(fullPath, paramName))
+        if (read >= 2 && head[0] == 0x80 && head[1] >= 2 && head[1] <= 5 && !IsTorchSharpFile(fullPath))
         {
             // A pickle's protocol header, and TorchSharp's reader (whose entry counts 256, 384, ... begin the
             // same way) cannot make sense of it.
             throw new WeightsFileException(fullPath, WeightsFormat.PyTorch,
                 "it is a bare Python pickle (PyTorch's legacy format, torch.save(..., _use_new_zipfile_serialization=False), " +
-                "or a pickle.dump). Re-save it in Python with torch.save(model.state_dict(), path) (PyTorch 1.6 or later).",
-                paramName);
+                "or a pickle.dump). Re-save it in Python with torch.save(model.state_dict(), path) (PyTorch 1.6 or later).");
         }
 
         if (read == 9 && head[8] == (byte)'{')
@@ -97,11 +92,11 @@ internal abstract class WeightsSource
         return WeightsFormat.TorchSharp;
     }
 
-    private static bool IsTorchSharpFile(string fullPath, string paramName)
+    private static bool IsTorchSharpFile(string fullPath)
     {
         try
         {
-            _ = new TorchSharpSource(fullPath, paramName);
+            _ = new TorchSharpSource(fullPath);
             return true;
         }
         catch (WeightsFileException)
@@ -111,7 +106,7 @@ internal abstract class WeightsSource
     }
 
     protected WeightsFileException Corrupt(string problem, Exception? inner = null) =>
-        new(FullPath, Format, problem, ParamName, inner);
+        new(FullPath, Format, problem, inner);
 
     /// <summary>Copies a loaded tensor into a target, checking the shape once more.</summary>
     protected static void CopyTensor(Tensor target, Tensor source) => target.copy_(source);
@@ -134,8 +129,8 @@ internal sealed class TorchSharpSource : WeightsSource
     private const int MaxRank = 64;
     private readonly List<(WeightsEntry Entry, long DataOffset)> _entries = [];
 
-    public TorchSharpSource(string fullPath, string paramName)
-        : base(fullPath, WeightsFormat.TorchSharp, paramName)
+    public TorchSharpSource(string fullPath)
+        : base(fullPath, WeightsFormat.TorchSharp)
     {
         using var stream = File.OpenRead(fullPath);
         using var reader = new BinaryReader(stream, Encoding.UTF8);
@@ -243,8 +238,8 @@ internal sealed class PyTorchSource : WeightsSource
 {
     private readonly Dictionary<string, Tensor> _tensors = new(StringComparer.Ordinal);
 
-    public PyTorchSource(string fullPath, string paramName)
-        : base(fullPath, WeightsFormat.PyTorch, paramName)
+    public PyTorchSource(string fullPath)
+        : base(fullPath, WeightsFormat.PyTorch)
     {
         Hashtable table;
         try
@@ -299,8 +294,8 @@ internal sealed class SafetensorsSource : WeightsSource
 {
     private readonly List<WeightsEntry> _entries = [];
 
-    public SafetensorsSource(string fullPath, string paramName)
-        : base(fullPath, WeightsFormat.Safetensors, paramName)
+    public SafetensorsSource(string fullPath)
+        : base(fullPath, WeightsFormat.Safetensors)
     {
         using var stream = File.OpenRead(fullPath);
         Span<byte> lengthBytes = stackalloc byte[8];

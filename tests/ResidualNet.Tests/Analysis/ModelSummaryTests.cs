@@ -238,6 +238,6 @@ public class ModelSummaryTests
     {
         using var model = Sequential(Conv2d(1, 2, 3));
         FluentActions.Invoking(() => ModelSummary.Create(model, [1, 1, 8, 8], new ModelSummaryOptions { Depth = 0 }))
-            .Should().Throw<ArgumentOutOfRangeException>().Where(e => e.ParamName == "options" && e.Message.Contains("received 0"));
+            .Should().Throw<ArgumentOutOfRangeException>().Where(e => e.ParamName == "Depth" && e.Message.Contains("got 0"));
     }
 }

@@ -124,8 +124,12 @@ public class BatchAndAugmentationTests
         ((Action)(() => TensorAugmentation.RandomCrop(images, -1, 0, g))).Should().Throw<ArgumentOutOfRangeException>().WithMessage("*padding*-1*");
         ((Action)(() => TensorAugmentation.RandomHorizontalFlip(images, 1.5, g))).Should().Throw<ArgumentOutOfRangeException>().WithMessage("*probability*1.5*");
         ((Action)(() => TensorAugmentation.RandomCrop(zeros(4, 4), 1, 0, g))).Should().Throw<ArgumentException>().WithMessage("*[4, 4]*");
-        ((Action)(() => _ = new BatchOptions { BatchSize = 0 })).Should().Throw<ArgumentOutOfRangeException>().WithMessage("*BatchSize*0*");
-        ((Action)(() => _ = new AugmentationOptions { Padding = -2 })).Should().Throw<ArgumentOutOfRangeException>().WithMessage("*Padding*-2*");
+        ((Action)(() => data.GetBatches(new BatchOptions { BatchSize = 0 }))).Should().Throw<ArgumentOutOfRangeException>()
+            .WithParameterName("BatchSize").WithMessage("*BatchSize*0*");
+        ((Action)(() => data.GetBatches(new BatchOptions { Augmentation = new AugmentationOptions { Padding = -2 } }))).Should()
+            .Throw<ArgumentOutOfRangeException>().WithParameterName("Padding").WithMessage("*Padding*-2*");
+        ((Action)(() => TensorAugmentation.Apply(images, new AugmentationOptions { FlipProbability = 2 }, 0, g))).Should()
+            .Throw<ArgumentOutOfRangeException>().WithParameterName("FlipProbability").WithMessage("*FlipProbability*2*");
         ((Action)(() => data.GetBatches(new BatchOptions(), startBatch: 5))).Should().Throw<ArgumentOutOfRangeException>().WithMessage("*startBatch*5*");
         ((Action)(() => data.Take(11))).Should().Throw<ArgumentOutOfRangeException>().WithMessage("*count*11*");
     }

@@ -69,7 +69,8 @@ public sealed class IdxFileTests : IDisposable
         var e = act.Should().Throw<IdxFormatException>().Which;
         e.Message.Should().Contain(labels).And.Contain("0x00000801").And.Contain("expected 0x00000803");
         e.FilePath.Should().Be(labels);
-        e.Should().BeAssignableTo<IOException>();
+        e.Reason.Should().Be(e.Message);
+        e.Should().BeAssignableTo<CorruptFileException>().And.BeAssignableTo<IOException>();
     }
 
     [Fact]

@@ -39,7 +39,7 @@ public class ArchitecturePageSnippetTests
     {
         using var resnet50 = ModelRegistry.Default.Create("resnet50");                       // torchvision-exact
         using var plain34 = ModelRegistry.Default.Create("plain_resnet34");                  // its plain twin
-        using var fashion = ModelRegistry.Default.Create("resnet20", o => o with { InputChannels = 1 });
+        using var fashion = new ResNet(ModelRegistry.Default.GetOptions("resnet20") with { InputChannels = 1 });
         var custom = new ResNetBuilder()
             .WithStem(StemKind.Cifar, 16)
             .AddStage(BlockKind.PreActBasic, 9, 16)

@@ -53,9 +53,9 @@ public class ModelRegistryTests
     }
 
     [Fact]
-    public void CreateAppliesTheConfiguration()
+    public void AVariantIsAWithExpressionOnTheRegisteredOptions()
     {
-        using var model = ModelRegistry.Default.Create("resnet20", o => o with { NumClasses = 7, InputChannels = 1 });
+        using var model = new ResNet(ModelRegistry.Default.GetOptions("resnet20") with { NumClasses = 7, InputChannels = 1 });
         model.Options.NumClasses.Should().Be(7);
         using var x = TorchSharp.torch.randn(2, 1, 28, 28);
         using var y = model.call(x);
@@ -74,6 +74,20 @@ public class ModelRegistryTests
     }
 
     [Fact]
+    public void TheDefaultRegistryIsReadOnlyAndSaysHowToAddAName()
+    {
+        int count = ModelRegistry.Default.Count;
+        ModelRegistry.Default.IsReadOnly.Should().BeTrue();
+
+        var act = () => ModelRegistry.Default.Register("my_net", ResNetPresets.CifarResNet(8));
+
+        act.Should().Throw<InvalidOperationException>()
+            .WithMessage("ModelRegistry.Default is read-only*'my_net'*ModelRegistry.CreateWithPresets()*");
+        ModelRegistry.Default.Count.Should().Be(count);
+        ModelRegistry.Default.Contains("my_net").Should().BeFalse();
+    }
+
+    [Fact]
     public void UsersRegisterTheirOwnAndDuplicatesAreRejected()
     {
         var registry = new ModelRegistry();
@@ -88,6 +102,7 @@ public class ModelRegistryTests
 
         var builtIn = () => ModelRegistry.CreateWithPresets().Register("resnet18", mine);
         builtIn.Should().Throw<ArgumentException>().Where(e => e.Message.Contains("resnet18"));
+        ModelRegistry.CreateWithPresets().IsReadOnly.Should().BeFalse("a registry of one's own accepts names");
 
         var badName = () => registry.Register("has space", mine);
         badName.Should().Throw<ArgumentException>().Where(e => e.ParamName == "name" && e.Message.Contains("has space"));

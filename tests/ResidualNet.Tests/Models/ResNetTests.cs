@@ -50,7 +50,7 @@ public class ResNetTests
     [Fact]
     public void FashionMnistNetworkIsOneArgumentAway()
     {
-        using var model = new ResNet(ResNetPresets.ResNet(18, numClasses: 10) with { InputChannels = 1 });
+        using var model = new ResNet(ResNetPresets.ResNet(18) with { NumClasses = 10, InputChannels = 1 });
         using var x = torch.randn(2, 1, 28, 28);
         using var y = model.call(x);
         y.shape.Should().Equal(2, 10);
@@ -82,10 +82,15 @@ public class ResNetTests
             .Build();
         built.Should().Be(ResNetPresets.CifarResNet(20));
 
-        var plain = ResNetBuilder.From(built).WithoutShortcuts().Build();
+        var plain = new ResNetBuilder()
+            .WithStem(StemKind.Cifar, 16).WithClasses(10)
+            .AddStage(BlockKind.Basic, 3, 16).AddStage(BlockKind.Basic, 3, 32, stride: 2).AddStage(BlockKind.Basic, 3, 64, stride: 2)
+            .WithShortcut(ShortcutKind.ZeroPad).WithoutShortcuts()
+            .Build();
         plain.Should().Be(ResNetPresets.CifarResNet(20).AsPlain());
 
-        using var model = ResNetBuilder.From(ResNetPresets.ResNet(18)).WithActivation(ActivationFactory.Tanh).WithInputChannels(1).WithClasses(10).Create();
+        var resnet18 = ResNetPresets.ResNet(18);
+        using var model = new ResNet(resnet18 with { Block = resnet18.Block with { Activation = ActivationFactory.Tanh }, InputChannels = 1, NumClasses = 10 });
         model.named_modules().Count(m => m.module is Tanh).Should().Be(1 + 2 * 8, "the stem and two per basic block");
         model.named_modules().Should().NotContain(m => m.module is ReLU);
     }

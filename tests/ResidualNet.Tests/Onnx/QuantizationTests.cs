@@ -68,7 +68,7 @@ public class QuantizationTests
     public void OnnxRuntime_RunsEveryConvolutionAdditionAndTheClassifierAsIntegerKernels()
     {
         torch.manual_seed(6);
-        using ResNet model = ModelRegistry.Default.Create("resnet18", o => o with { NumClasses = 10 });
+        using var model = new ResNet(ModelRegistry.Default.GetOptions("resnet18") with { NumClasses = 10 });
         OnnxNetworkExportTests.Calibrate(model, CifarImage);
         using var calibration = torch.randn(16, 3, 32, 32);
         QuantizationResult result = OnnxQuantizer.Quantize(OnnxExporter.ToModelProto(model), calibration);
@@ -193,7 +193,7 @@ public class QuantizationTests
         Action quantizeHalf = () => OnnxQuantizer.Quantize(half, images);
         quantizeHalf.Should().Throw<NotSupportedException>().Where(e => e.Message.Contains("Conv node 'conv1/Conv'") && e.Message.Contains("Float16Weights = false"));
         Action halfOption = () => OnnxQuantizer.ExportQuantized(plain, images, "x.onnx", new QuantizationOptions { Export = new OnnxExportOptions { Float16Weights = true } });
-        halfOption.Should().Throw<ArgumentException>().Where(e => e.ParamName == "options");
+        halfOption.Should().Throw<ArgumentException>().Where(e => e.ParamName == "Export" && e.Message.Contains("Float16Weights must be false"));
 
         // A model that is already quantized.
         ModelProto quantized = OnnxQuantizer.Quantize(OnnxExporter.ToModelProto(plain), images).Model;
@@ -207,19 +207,23 @@ public class QuantizationTests
         using ResNet model = CifarNetwork(seed: 1);
         ModelProto exported = OnnxExporter.ToModelProto(model);
         using var images = torch.randn(2, 3, 32, 32);
-        foreach (QuantizationOptions bad in new[]
+        foreach ((QuantizationOptions bad, string property, string value) in new[]
         {
-            new QuantizationOptions { Percentile = 0 },
-            new QuantizationOptions { Percentile = 100.5 },
-            new QuantizationOptions { HistogramBins = 4 },
-            new QuantizationOptions { CalibrationBatchSize = 0 },
-            new QuantizationOptions { IntraOpThreads = -1 },
-            new QuantizationOptions { Calibration = (CalibrationMethod)7 },
+            (new QuantizationOptions { Percentile = 0 }, "Percentile", "got 0."),
+            (new QuantizationOptions { Percentile = 100.5 }, "Percentile", "got 100.5."),
+            (new QuantizationOptions { HistogramBins = 4 }, "HistogramBins", "got 4."),
+            (new QuantizationOptions { CalibrationBatchSize = 0 }, "CalibrationBatchSize", "got 0."),
+            (new QuantizationOptions { IntraOpThreads = -1 }, "IntraOpThreads", "got -1."),
+            (new QuantizationOptions { Calibration = (CalibrationMethod)7 }, "Calibration", "got 7."),
+            (new QuantizationOptions { Activations = (ActivationQuantization)9 }, "Activations", "got 9."),
         })
         {
             Action quantize = () => OnnxQuantizer.Quantize(exported, images, bad);
-            quantize.Should().Throw<ArgumentOutOfRangeException>().Where(e => e.ParamName == "options");
+            quantize.Should().Throw<ArgumentOutOfRangeException>().Where(e => e.ParamName == property && e.Message.Contains(value));
         }
+
+        Action badExport = () => OnnxQuantizer.Quantize(exported, images, new QuantizationOptions { Export = new OnnxExportOptions { InputName = string.Empty } });
+        badExport.Should().Throw<ArgumentException>().Where(e => e.ParamName == "InputName");
     }
 
     /// <summary>Random weights and BatchNorm statistics measured on random data (see <see cref="OnnxNetworkExportTests.Calibrate"/>).</summary>

@@ -1,6 +1,7 @@
 using System;
 using System.Linq;
 using FluentAssertions;
+using ResidualNet.Layers;
 using ResidualNet.Performance;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -37,7 +38,7 @@ public class BatchNormFoldingTests
         var x = randn(4, 3, 16, 16);
         var expected = model.call(x).detach();
 
-        BatchNormFolding.CountFoldedPairs(model).Should().Be(1);
+        BatchNormFolding.FoldAndCountPairs(model).Should().Be(1);
 
         conv.bias.Should().NotBeNull("a convolution without bias gets the folded bias");
         bn.running_mean!.abs().max().item<float>().Should().Be(0);
@@ -61,7 +62,7 @@ public class BatchNormFoldingTests
             expected = model.call(x);
         }
 
-        BatchNormFolding.CountFoldedPairs(model).Should().Be(20);
+        BatchNormFolding.FoldAndCountPairs(model).Should().Be(20);
 
         using (no_grad())
         {
@@ -84,7 +85,7 @@ public class BatchNormFoldingTests
         using var conv = nn.Conv2d(3, 8, 3);
         using var bn = nn.BatchNorm2d(4);
         bn.eval();
-        var act = () => BatchNormFolding.Fold(conv, bn);
+        var act = () => ConvBatchNorm.Fold(conv, bn);
         act.Should().Throw<ArgumentException>().WithParameterName("batchNorm").WithMessage("*num_features = 4*out_channels = 8*");
     }
 
@@ -94,7 +95,7 @@ public class BatchNormFoldingTests
         var foldable = new CountingFoldable();
         using var model = nn.Sequential(("block", foldable));
         model.eval();
-        BatchNormFolding.CountFoldedPairs(model).Should().Be(3);
+        BatchNormFolding.FoldAndCountPairs(model).Should().Be(3);
         foldable.Calls.Should().Be(1);
     }
 

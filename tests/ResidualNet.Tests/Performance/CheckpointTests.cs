@@ -3,6 +3,8 @@ using System.Collections.Generic;
 using System.Linq;
 using System.Runtime.InteropServices;
 using FluentAssertions;
+using ResidualNet.Benchmarks;
+using ResidualNet.Layers;
 using ResidualNet.Performance;
 using TorchSharp;
 using TorchSharp.Modules;

@@ -1,7 +1,9 @@
 using System;
 using System.Linq;
 using FluentAssertions;
+using ResidualNet.Benchmarks;
 using ResidualNet.Blocks;
+using ResidualNet.Layers;
 using ResidualNet.Models;
 using ResidualNet.Performance;
 using TorchSharp;
@@ -84,7 +86,7 @@ public class LibraryFoldingAndCheckpointingTests
     {
         using var scope = NewDisposeScope();
         manual_seed(5);
-        var model = ModelRegistry.Default.Create("preact_resnet18", o => o with { NumClasses = 10 });
+        var model = new ResidualNet.Models.ResNet(ModelRegistry.Default.GetOptions("preact_resnet18") with { NumClasses = 10 });
         BatchNormFoldingTests.RandomizeBatchNorms(model);
         model.eval();
         var x = randn(1, 3, 32, 32);
@@ -109,7 +111,7 @@ public class LibraryFoldingAndCheckpointingTests
         var x = randn(2, 3, 32, 32);
         var expected = model.call(x).detach();
 
-        BatchNormFolding.CountFoldedPairs(model).Should().Be(expectedPairs);
+        BatchNormFolding.FoldAndCountPairs(model).Should().Be(expectedPairs);
 
         model.IsBatchNormFolded.Should().BeTrue();
         RelativeDifference(model.call(x), expected).Should().BeLessThan(1e-5);
@@ -139,7 +141,8 @@ public class LibraryFoldingAndCheckpointingTests
         var plain = ModelRegistry.Default.Create("resnet20").to(ScalarType.Float64);
         var checkpointed = ModelRegistry.Default.Create("resnet20").to(ScalarType.Float64);
         checkpointed.load_state_dict(plain.state_dict());
-        checkpointed.WithCheckpointing(granularity).Checkpointing.Should().Be(granularity);
+        checkpointed.Checkpointing = granularity;
+        checkpointed.Checkpointing.Should().Be(granularity);
         var x = randn(4, 3, 16, 16, dtype: ScalarType.Float64);
         var y = tensor(new long[] { 1, 2, 3, 4 });
 
@@ -169,8 +172,8 @@ public class LibraryFoldingAndCheckpointingTests
     {
         using var scope = NewDisposeScope();
         var model = ModelRegistry.Default.Create("resnet20");
-        var act = () => model.WithCheckpointing((CheckpointGranularity)42);
-        act.Should().Throw<ArgumentOutOfRangeException>().WithMessage("*42*").Which.ParamName.Should().Be("granularity");
+        var act = () => model.Checkpointing = (CheckpointGranularity)42;
+        act.Should().Throw<ArgumentOutOfRangeException>().WithMessage("Checkpointing must be a defined CheckpointGranularity; got 42.*").Which.ParamName.Should().Be("value");
     }
 
     [SkippableFact]
@@ -181,7 +184,8 @@ public class LibraryFoldingAndCheckpointingTests
         long? Peak(CheckpointGranularity granularity)
         {
             manual_seed(1);
-            using var model = ModelRegistry.Default.Create("resnet56").WithCheckpointing(granularity);
+            using var model = ModelRegistry.Default.Create("resnet56");
+            model.Checkpointing = granularity;
             model.train();
             using var x = randn(32, 3, 32, 32);
             using var y = randint(0, 10, 32);

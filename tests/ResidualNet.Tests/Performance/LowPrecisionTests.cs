@@ -74,6 +74,6 @@ public class LowPrecisionTests(ITestOutputHelper output)
     {
         using var model = nn.Linear(2, 2);
         var act = () => model.OptimizeForInference(new InferenceOptions { DType = ScalarType.Int32 });
-        act.Should().Throw<System.ArgumentOutOfRangeException>().WithParameterName("options").WithMessage("*Int32*");
+        act.Should().Throw<System.ArgumentOutOfRangeException>().WithParameterName("DType").WithMessage("*Int32*");
     }
 }

@@ -132,7 +132,7 @@ public class MixedPrecisionTests(ITestOutputHelper output)
     {
         using var model = nn.Linear(2, 2);
         var act = () => new MixedPrecisionTrainer(model, ps => optim.SGD(ps, 0.1), MixedPrecisionOptions.Float16 with { BackoffFactor = 1.5 });
-        act.Should().Throw<ArgumentOutOfRangeException>().WithParameterName("options").WithMessage("*BackoffFactor*1.5*");
+        act.Should().Throw<ArgumentOutOfRangeException>().WithParameterName("BackoffFactor").WithMessage("*BackoffFactor*1.5*");
         var act2 = () => new MixedPrecisionTrainer(model, ps => optim.SGD(ps, 0.1), new MixedPrecisionOptions { ComputeType = ScalarType.Float32 });
         act2.Should().Throw<ArgumentOutOfRangeException>().WithMessage("*Float32*");
     }

@@ -49,9 +49,9 @@ public sealed class LinePlotTests : IDisposable
         FluentActions.Invoking(() => LinePlot.SavePng([new LineSeries("b", [1, 2, 3], [1, 2])], path))
             .Should().Throw<ArgumentException>().WithMessage("Series 'b' has 3 x values and 2 y values.*").Which.ParamName.Should().Be("series");
         FluentActions.Invoking(() => LinePlot.SavePng(one, path, new LinePlotOptions { Width = 99 }))
-            .Should().Throw<ArgumentOutOfRangeException>().WithMessage("Width must be at least 100 pixels; got 99.*");
+            .Should().Throw<ArgumentOutOfRangeException>().WithMessage("Width must be at least 100 pixels; got 99.*").Which.ParamName.Should().Be("Width");
         FluentActions.Invoking(() => LinePlot.SavePng(one, path, new LinePlotOptions { Height = 0 }))
-            .Should().Throw<ArgumentOutOfRangeException>().WithMessage("Height must be at least 100 pixels; got 0.*");
+            .Should().Throw<ArgumentOutOfRangeException>().WithMessage("Height must be at least 100 pixels; got 0.*").Which.ParamName.Should().Be("Height");
         FluentActions.Invoking(() => LinePlot.SavePng(one, string.Empty)).Should().Throw<ArgumentException>().Which.ParamName.Should().Be("path");
         File.Exists(path).Should().BeFalse();
     }

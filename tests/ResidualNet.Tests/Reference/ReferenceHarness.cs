@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Linq;
 using FluentAssertions;
+using ResidualNet.Layers;
 using ResidualNet.Weights;
 using TorchSharp;
 using static TorchSharp.torch;

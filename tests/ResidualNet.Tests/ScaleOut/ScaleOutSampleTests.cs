@@ -89,8 +89,8 @@ public sealed class ScaleOutSampleTests : IDisposable
         accuracy.Groups[1].Value.Should().Be(accuracy.Groups[2].Value, "the same weights classify the same 64 test images the same way on both sides");
 
         // The trained weights differ from the initial ones: PyTorch did train them.
-        using var initial = ModelRegistry.Default.Create("resnet18", o => o with { InputChannels = 1, NumClasses = 10 });
-        using var trained = ModelRegistry.Default.Create("resnet18", o => o with { InputChannels = 1, NumClasses = 10 });
+        using var initial = new ResNet(ModelRegistry.Default.GetOptions("resnet18") with { InputChannels = 1, NumClasses = 10 });
+        using var trained = new ResNet(ModelRegistry.Default.GetOptions("resnet18") with { InputChannels = 1, NumClasses = 10 });
         ModelWeights.Load(initial, Path.Combine(outDir, "initial.pt"));
         ModelWeights.Load(trained, Path.Combine(outDir, "trained.pt"));
         using var before = initial.state_dict()["conv1.weight"];
@@ -128,7 +128,7 @@ public sealed class ScaleOutSampleTests : IDisposable
         spec.RootElement.GetProperty("constructor").GetString().Should().Be("torchvision.models.resnet18(num_classes=10)");
         spec.RootElement.GetProperty("python").GetString().Should().Be(
             TorchvisionPortability.Check(ResNetPresets.ResNet(18) with { InputChannels = 1, NumClasses = 10 }).PythonCode);
-        var comparison = ModelWeights.Compare(ModelRegistry.Default.Create("resnet18", o => o with { InputChannels = 1, NumClasses = 10 }), Path.Combine(outDir, "initial.pt"));
+        var comparison = ModelWeights.Compare(new ResNet(ModelRegistry.Default.GetOptions("resnet18") with { InputChannels = 1, NumClasses = 10 }), Path.Combine(outDir, "initial.pt"));
         comparison.IsExactMatch.Should().BeTrue();
         comparison.Format.Should().Be(WeightsFormat.PyTorch);
     }

@@ -2,6 +2,7 @@ using System;
 using System.IO;
 using System.Linq;
 using FluentAssertions;
+using ResidualNet.Layers;
 using ResidualNet.Weights;
 using TorchSharp;
 using Xunit;
@@ -256,7 +257,7 @@ public class ModelWeightsTests
         ModelWeights.Save(module, folder.File("w.bin"));
 
         FluentActions.Invoking(() => ModelWeights.Load(module, folder.File("w.bin"), new WeightsLoadOptions { SkipClassifier = true, ClassifierPrefix = "" }))
-            .Should().Throw<ArgumentException>().Where(e => e.ParamName == "options" && e.Message.Contains("received ''"));
+            .Should().Throw<ArgumentException>().Where(e => e.ParamName == "ClassifierPrefix" && e.Message.Contains("got ''"));
     }
 
     [Theory]
@@ -372,10 +373,10 @@ public class ModelWeightsTests
 
         var error = FluentActions.Invoking(() => ModelWeights.Load(module, path)).Should().Throw<WeightsFileException>(description).Which;
 
-        error.Should().BeAssignableTo<ArgumentException>();
-        error.ParamName.Should().Be("path");
+        error.Should().BeAssignableTo<CorruptFileException>().And.BeAssignableTo<IOException>();
         error.FilePath.Should().Be(path);
-        error.Message.Should().Contain(path).And.Contain(expected);
+        error.Message.Should().Be($"The file '{path}' cannot be read as {error.Format} weights: {error.Reason}");
+        error.Message.Should().Contain(expected);
     }
 
     [Fact]

@@ -2,7 +2,7 @@ using System;
 using System.Collections.Generic;
 using static TorchSharp.torch;
 
-namespace ResidualNet.Weights;
+namespace ResidualNet.Layers;
 
 /// <summary>
 /// Lists a module's state_dict in PyTorch's order. TorchSharp's <c>Module.state_dict()</c> lists every parameter

@@ -3,7 +3,7 @@ using System.Globalization;
 using System.IO;
 using System.Runtime.InteropServices;
 
-namespace ResidualNet.Performance;
+namespace ResidualNet.Benchmarks;
 
 /// <summary>Resident memory of a process, from <c>/proc/&lt;pid&gt;/status</c> (Linux).</summary>
 /// <param name="ResidentBytes">Current resident set size (<c>VmRSS</c>), in bytes.</param>

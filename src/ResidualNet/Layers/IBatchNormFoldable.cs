@@ -1,13 +1,14 @@
-namespace ResidualNet.Performance;
+namespace ResidualNet.Layers;
 
 /// <summary>
 /// Implemented by a module that knows which of its convolutions feed which of its BatchNorm layers and can fold
-/// them for inference. <see cref="BatchNormFolding.FoldBatchNorms{TModule}"/> calls <see cref="FoldBatchNorm"/>
-/// on such a module instead of guessing the pairs from child names, and does not look inside it.
+/// them for inference. <see cref="Performance.BatchNormFolding.FoldBatchNorms{TModule}"/> calls
+/// <see cref="FoldBatchNorm"/> on such a module instead of guessing the pairs from child names, and does not look
+/// inside it.
 /// </summary>
 /// <remarks>
-/// The library's residual blocks are meant to implement it (folding each conv/BN pair with
-/// <see cref="BatchNormFolding.Fold"/> and then skipping the BN in their forward, which saves the BN pass
+/// The library's residual blocks and networks implement it (folding each conv/BN pair with
+/// <see cref="ConvBatchNorm.Fold"/> and then skipping the BN in their forward, which saves the BN pass
 /// entirely). A user's own block can implement it too.
 /// </remarks>
 public interface IBatchNormFoldable

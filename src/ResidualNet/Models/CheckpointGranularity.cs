@@ -1,6 +1,6 @@
-namespace ResidualNet.Performance;
+namespace ResidualNet.Models;
 
-/// <summary>Which parts of a <see cref="Models.ResNet"/> are checkpointed during training.</summary>
+/// <summary>Which parts of a <see cref="ResNet"/> are checkpointed during training.</summary>
 public enum CheckpointGranularity
 {
     /// <summary>No checkpointing (the default): every activation is kept for the backward.</summary>

@@ -6,7 +6,7 @@ using TorchSharp;
 using TorchSharp.Utils;
 using static TorchSharp.torch;
 
-namespace ResidualNet.Performance;
+namespace ResidualNet.Layers;
 
 /// <summary>
 /// Activation checkpointing: runs a module's forward without keeping its intermediate activations and recomputes
