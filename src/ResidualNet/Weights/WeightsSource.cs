@@ -108,8 +108,17 @@ internal abstract class WeightsSource
     protected WeightsFileException Corrupt(string problem, Exception? inner = null) =>
         new(FullPath, Format, problem, inner);
 
-    /// <summary>Copies a loaded tensor into a target, checking the shape once more.</summary>
-    protected static void CopyTensor(Tensor target, Tensor source) => target.copy_(source);
+    /// <summary>Copies a loaded tensor into a target, checking the shape once more (a file whose data disagrees with
+    /// the shapes it listed is corrupt; nothing broadcasts).</summary>
+    protected void CopyTensor(string key, Tensor target, Tensor source)
+    {
+        if (!target.shape.AsSpan().SequenceEqual(source.shape))
+        {
+            throw Corrupt($"the tensor '{key}' read as {ShapeText.Of(source)}, but the model's has shape {ShapeText.Of(target)}.");
+        }
+
+        target.copy_(source);
+    }
 
     /// <summary>Bytes per element of the dtypes that weights files hold.</summary>
     protected static long ElementSize(ScalarType dtype) => dtype switch
@@ -164,6 +173,11 @@ internal sealed class TorchSharpSource : WeightsSource
                 for (int d = 0; d < rank; d++)
                 {
                     shape[d] = Decode(reader);
+                    if (shape[d] < 0)
+                    {
+                        throw Corrupt($"entry {i} ('{key}') has a negative size {shape[d]} in dimension {d}.");
+                    }
+
                     bytes = checked(bytes * shape[d]);
                 }
 
@@ -208,7 +222,7 @@ internal sealed class TorchSharpSource : WeightsSource
             using var loaded = torch.empty(entry.Shape.ToArray(), entry.DType, device: CPU);
             stream.Position = offset;
             loaded.ReadBytesFromStream(stream);
-            CopyTensor(target, loaded);
+            CopyTensor(entry.Key, target, loaded);
         }
     }
 
@@ -283,7 +297,7 @@ internal sealed class PyTorchSource : WeightsSource
         {
             if (_tensors.TryGetValue(key, out var source))
             {
-                CopyTensor(target, source);
+                CopyTensor(key, target, source);
             }
         }
     }
@@ -328,6 +342,11 @@ internal sealed class SafetensorsSource : WeightsSource
                 var dtype = ParseDType(dtypeText, property.Name);
                 var shape = value.GetProperty("shape").EnumerateArray().Select(d => d.GetInt64()).ToArray();
                 var offsets = value.GetProperty("data_offsets").EnumerateArray().Select(d => d.GetInt64()).ToArray();
+                if (shape.FirstOrDefault(d => d < 0, 0) is var negative and < 0)
+                {
+                    throw Corrupt($"the tensor '{property.Name}' has a negative size {negative} in its shape {ShapeText.Format(shape)}.");
+                }
+
                 long expected = shape.Aggregate(ElementSize(dtype), (product, size) => checked(product * size));
                 if (offsets.Length != 2 || offsets[0] < 0 || offsets[1] > dataLength || offsets[1] - offsets[0] != expected)
                 {
@@ -351,7 +370,7 @@ internal sealed class SafetensorsSource : WeightsSource
         var loaded = Safetensors.LoadStateDict(stream, leaveOpen: false, keysToKeep: targets.Keys.ToList());
         foreach (var (key, source) in loaded)
         {
-            CopyTensor(targets[key], source);
+            CopyTensor(key, targets[key], source);
         }
     }
 
