@@ -122,6 +122,7 @@ public sealed class GradientFlowMonitor : IDisposable
     /// <see cref="GradientFlowStep.Errors"/>), or null when this step is skipped by
     /// <see cref="GradientFlowMonitorOptions.Interval"/>.</returns>
     /// <exception cref="ObjectDisposedException">The monitor is detached, or the monitored model was disposed.</exception>
+    /// <exception cref="InvalidOperationException">The model's parameters were replaced after attaching (see below).</exception>
     /// <exception cref="InvalidOperationException">
     /// The step's forward ran through monitored blocks but no gradient has reached them: <c>RecordStep</c> was called
     /// before <c>loss.backward()</c>. Nothing is recorded and the step stays open; call it again after backward. (The
@@ -130,9 +131,16 @@ public sealed class GradientFlowMonitor : IDisposable
     public GradientFlowStep? RecordStep()
     {
         ObjectDisposedException.ThrowIf(_detached, this);
-        if (Models.DisposedModules.IsDisposed(_model) || _parameters.Any(p => p.Parameter.IsInvalid))
+        if (Models.DisposedModules.IsDisposed(_model))
         {
             throw new ObjectDisposedException(_modelName, $"The model this monitor watches ({_modelName}) has been disposed.");
+        }
+
+        if (_parameters.FirstOrDefault(p => p.Parameter.IsInvalid) is { Name: not null } replaced)
+        {
+            throw new InvalidOperationException(
+                $"The parameter '{replaced.Name}' the monitor read when attaching has been disposed: the model was moved or converted " +
+                "(module.to(...) replaces its parameters) after attaching. Attach the monitor after moving or converting the model.");
         }
 
         lock (_gate)
