@@ -133,14 +133,19 @@ public sealed class MixedPrecisionTrainer : IDisposable
         }
 
         _model = model;
-        _masters = model.parameters()
-            .Select(p =>
-            {
-                var master = new Parameter(p.detach().clone(), p.requires_grad);
-                master.DetachFromDisposeScope();
-                return master;
-            })
-            .ToList();
+        using (NewDisposeScope())
+        {
+            // The scope disposes the detach() temporaries; the masters outlive it.
+            _masters = model.parameters()
+                .Select(p =>
+                {
+                    var master = new Parameter(p.detach().clone(), p.requires_grad);
+                    master.DetachFromDisposeScope();
+                    return master;
+                })
+                .ToList();
+        }
+
         model.to(Options.ComputeType);
         _computeParameters = model.parameters().ToList();
         _optimizer = optimizerFactory(_masters.Where(m => m.requires_grad).ToList());
@@ -259,7 +264,9 @@ public sealed class MixedPrecisionTrainer : IDisposable
 
             var finite = masterGrad.isfinite().all();
             allFinite = allFinite is null ? finite : allFinite.logical_and_(finite);
-            _masters[i].grad = masterGrad.DetachFromDisposeScope();
+            // The master holds its own reference to the gradient; this wrapper dies with Step's dispose scope
+            // (detached, one wrapper per parameter and step was left for the finalizer).
+            _masters[i].grad = masterGrad;
         }
 
         return allFinite is null || allFinite.item<bool>();
