@@ -264,7 +264,8 @@ internal sealed class PyTorchSource : WeightsSource
         catch (Exception ex) when (ex is InvalidDataException or EndOfStreamException or InvalidOperationException
             or NotImplementedException or NotSupportedException or InvalidCastException or FormatException
             or IndexOutOfRangeException or KeyNotFoundException or OverflowException or ArgumentException
-            or Razorvine.Pickle.PickleException)
+            or Razorvine.Pickle.PickleException
+            or (IOException and not FileNotFoundException and not DirectoryNotFoundException and not PathTooLongException))
         {
             throw Corrupt($"PyTorch's reader failed ({ex.GetType().Name}: {ex.Message}). Expected a zip file written by torch.save(model.state_dict(), path).", ex);
         }

@@ -148,6 +148,7 @@ internal static class FuzzHarness
         int count = int.Parse(args[4], CultureInfo.InvariantCulture);
         bool peakSupported = TryResetPeak();
         long baseline = ReadStatus("VmRSS:");
+        long lastPeak = ReadStatus("VmHWM:");
         for (int i = start; i < start + count; i++)
         {
             string line;
@@ -161,6 +162,17 @@ internal static class FuzzHarness
             }
 
             ChildProcess.Report($"case{i}", line);
+            if (peakSupported)
+            {
+                // Name the case that raised the peak by more than 64 MiB (the first suspect of a bound violation).
+                long peak = ReadStatus("VmHWM:");
+                if (peak - lastPeak > 64L << 20)
+                {
+                    ChildProcess.Report($"peakcase{i}", peak - lastPeak);
+                }
+
+                lastPeak = peak;
+            }
         }
 
         if (peakSupported)
