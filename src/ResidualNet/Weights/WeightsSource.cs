@@ -2,6 +2,7 @@ using System;
 using System.Collections;
 using System.Collections.Generic;
 using System.IO;
+using System.IO.Compression;
 using System.Linq;
 using System.Text;
 using System.Text.Json;
@@ -258,6 +259,7 @@ internal sealed class PyTorchSource : WeightsSource
         Hashtable table;
         try
         {
+            CheckZipEntrySizes(fullPath);
             using var stream = File.OpenRead(fullPath);
             table = PyTorchUnpickler.UnpickleStateDict(stream, leaveOpen: false, skipTensorRead: false);
         }
@@ -284,6 +286,25 @@ internal sealed class PyTorchSource : WeightsSource
             }
 
             _tensors.Add(key, tensor);
+        }
+    }
+
+    /// <summary>
+    /// The unpickler allocates each entry's declared size before reading it; a forged size in the zip's directory
+    /// would allocate gigabytes for a file of kilobytes. torch.save stores its entries uncompressed, so no entry can
+    /// be larger than the file (compressed ones, which torch.save does not write, may be up to 1,024 times larger).
+    /// </summary>
+    private void CheckZipEntrySizes(string fullPath)
+    {
+        long fileLength = new FileInfo(fullPath).Length;
+        using var zip = new ZipArchive(File.OpenRead(fullPath), ZipArchiveMode.Read);
+        foreach (var entry in zip.Entries)
+        {
+            long limit = entry.CompressedLength == entry.Length ? fileLength : fileLength * 1024;
+            if (entry.Length > limit || entry.CompressedLength > fileLength)
+            {
+                throw Corrupt($"its zip entry '{entry.FullName}' declares {entry.Length} bytes ({entry.CompressedLength} compressed), more than a file of {fileLength} bytes can hold.");
+            }
         }
     }
 
