@@ -109,6 +109,11 @@ public static class IdxFile
     private static FileStream OpenExisting(string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
+        if (Directory.Exists(path))
+        {
+            throw new ArgumentException($"IDX path '{Path.GetFullPath(path)}' is a directory, not a file.", nameof(path));
+        }
+
         if (!File.Exists(path))
         {
             throw new FileNotFoundException($"IDX file '{path}' does not exist.", path);
@@ -183,13 +188,48 @@ public static class IdxFile
         _ => string.Empty,
     };
 
+    /// <summary>
+    /// Reads the body the header promises, never allocating more than the file holds: a raw file's length is
+    /// compared with the promise first; a gzip stream (whose length is unknown until read) is read in chunks.
+    /// </summary>
     private static byte[] ReadBody(Stream stream, string path, int length, string what)
     {
-        byte[] data = GC.AllocateUninitializedArray<byte>(length);
-        int got = ReadFully(stream, path, data);
+        byte[] data;
+        long got;
+        if (stream is FileStream file)
+        {
+            got = file.Length - file.Position;
+            if (got < length)
+            {
+                throw Truncated(path, what, length, got);
+            }
+
+            data = GC.AllocateUninitializedArray<byte>(length);
+            got = ReadFully(stream, path, data);
+        }
+        else
+        {
+            const int Chunk = 1 << 20;
+            using var buffer = new MemoryStream();
+            byte[] chunk = new byte[Chunk];
+            got = 0;
+            while (got < length)
+            {
+                int n = ReadFully(stream, path, chunk.AsSpan(0, (int)Math.Min(Chunk, length - got)));
+                buffer.Write(chunk, 0, n);
+                got += n;
+                if (n == 0)
+                {
+                    break;
+                }
+            }
+
+            data = got == length ? buffer.ToArray() : [];
+        }
+
         if (got < length)
         {
-            throw new IdxFormatException(path, $"IDX file '{path}' is truncated: its header promises {what} ({length} bytes of data) but only {got} bytes follow.");
+            throw Truncated(path, what, length, got);
         }
 
         Span<byte> probe = stackalloc byte[1];
@@ -200,6 +240,9 @@ public static class IdxFile
 
         return data;
     }
+
+    private static IdxFormatException Truncated(string path, string what, long length, long got) =>
+        new(path, $"IDX file '{path}' is truncated: its header promises {what} ({length} bytes of data) but only {got} bytes follow.");
 
     private static int ReadFully(Stream stream, string path, Span<byte> buffer)
     {

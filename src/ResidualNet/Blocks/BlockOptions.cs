@@ -12,6 +12,18 @@ public sealed record BlockOptions
     /// <summary>Default options: torchvision's ResNet blocks.</summary>
     public static BlockOptions Default { get; } = new();
 
+    /// <summary>The most groups, 65,536.</summary>
+    public const int MaxGroups = 1 << 16;
+
+    /// <summary>The largest <see cref="BaseWidth"/>, 4,096 (64 times torchvision's default).</summary>
+    public const int MaxBaseWidth = 4096;
+
+    /// <summary>The largest <see cref="WidthMultiplier"/>, 64.</summary>
+    public const double MaxWidthMultiplier = 64;
+
+    /// <summary>The largest <see cref="Dilation"/>, 1,024.</summary>
+    public const int MaxDilation = 1024;
+
     /// <summary>Groups of the 3x3 convolution (ResNeXt cardinality). Default 1. Bottlenecks only; basic blocks need 1.</summary>
     public int Groups { get; init; } = 1;
 
@@ -103,6 +115,26 @@ public sealed record BlockOptions
             throw new ArgumentException(
                 $"DropPathRate = {DropPathRate} needs a shortcut: dropping the branch of a plain block (HasShortcut = false) would cut the network.",
                 nameof(DropPathRate));
+        }
+
+        if (Groups > MaxGroups)
+        {
+            throw new ArgumentOutOfRangeException(nameof(Groups), Groups, $"Groups must be at most {MaxGroups}; got {Groups}.");
+        }
+
+        if (BaseWidth > MaxBaseWidth)
+        {
+            throw new ArgumentOutOfRangeException(nameof(BaseWidth), BaseWidth, $"BaseWidth must be at most {MaxBaseWidth}; got {BaseWidth}.");
+        }
+
+        if (WidthMultiplier > MaxWidthMultiplier)
+        {
+            throw new ArgumentOutOfRangeException(nameof(WidthMultiplier), WidthMultiplier, $"WidthMultiplier must be at most {MaxWidthMultiplier}; got {WidthMultiplier}.");
+        }
+
+        if (Dilation > MaxDilation)
+        {
+            throw new ArgumentOutOfRangeException(nameof(Dilation), Dilation, $"Dilation must be at most {MaxDilation}; got {Dilation}.");
         }
 
         if (Activation is null)

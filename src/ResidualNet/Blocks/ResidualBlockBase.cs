@@ -101,6 +101,17 @@ public abstract class ResidualBlockBase : nn.Module<Tensor, Tensor>, IResidualBl
     /// </summary>
     public bool IsBatchNormFolded { get; private set; }
 
+    /// <summary>Whether the block has been disposed (its forward then throws <see cref="ObjectDisposedException"/>).</summary>
+    public bool IsDisposed { get; private set; }
+
+    /// <summary>Marks the block disposed and disposes its layers.</summary>
+    /// <param name="disposing">True when called from <see cref="IDisposable.Dispose"/>.</param>
+    protected override void Dispose(bool disposing)
+    {
+        IsDisposed = true;
+        base.Dispose(disposing);
+    }
+
     /// <summary>The state dict in PyTorch's order (per module: parameters, buffers, then children), so that keys
     /// come in the same order as in Python torchvision.</summary>
     /// <param name="destination">Dictionary to add to; a new one when null.</param>
@@ -160,9 +171,11 @@ public abstract class ResidualBlockBase : nn.Module<Tensor, Tensor>, IResidualBl
     /// <returns>The block's output <c>(N, OutChannels, H / Stride, W / Stride)</c>.</returns>
     /// <exception cref="ArgumentException">The input is not 4-D or has the wrong number of channels.</exception>
     /// <exception cref="InvalidOperationException">The block is folded and in training mode.</exception>
+    /// <exception cref="ObjectDisposedException">The block has been disposed.</exception>
     public sealed override Tensor forward(Tensor input)
     {
         OneDnnGuard.EnsureApplied();
+        ObjectDisposedException.ThrowIf(IsDisposed, this);
         ModuleInput.CheckBatch(input, InChannels, GetType().Name);
         if (IsBatchNormFolded && training)
         {

@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
+using System.Threading;
 using ResidualNet.Blocks;
 using ResidualNet.Hooks;
 using ResidualNet.Runtime;
@@ -43,10 +44,16 @@ public sealed class GradientFlowMonitor : IDisposable
     private (Tensor Tensor, NormTap Tap)? _lastOutputTap;
     private int _step;
     private bool _detached;
+    private int _tapsApplied;
+    private int _tapsFired;
+    private readonly string _modelName;
+    private readonly Module _model;
 
     private GradientFlowMonitor(Module model, GradientFlowMonitorOptions options)
     {
         Options = options;
+        _modelName = model.GetType().Name;
+        _model = model;
         _parameters = model.named_parameters().Select(p => (p.name, p.parameter)).ToList();
         var blocks = SelectBlocks(model, options.BlockSelector);
         BlockNames = blocks.Select(b => b.Name).ToList();
@@ -98,6 +105,11 @@ public sealed class GradientFlowMonitor : IDisposable
         ArgumentNullException.ThrowIfNull(model);
         options ??= new GradientFlowMonitorOptions();
         options.Validate();
+        if (Models.DisposedModules.IsDisposed(model))
+        {
+            throw new ObjectDisposedException(model.GetType().Name, $"Cannot attach a gradient-flow monitor to a disposed {model.GetType().Name}.");
+        }
+
         return new GradientFlowMonitor(model, options);
     }
 
@@ -109,12 +121,37 @@ public sealed class GradientFlowMonitor : IDisposable
     /// <returns>The recorded step (with any exception raised while computing statistics inside backward in its
     /// <see cref="GradientFlowStep.Errors"/>), or null when this step is skipped by
     /// <see cref="GradientFlowMonitorOptions.Interval"/>.</returns>
-    /// <exception cref="ObjectDisposedException">The monitor is detached.</exception>
+    /// <exception cref="ObjectDisposedException">The monitor is detached, or the monitored model was disposed.</exception>
+    /// <exception cref="InvalidOperationException">The model's parameters were replaced after attaching (see below).</exception>
+    /// <exception cref="InvalidOperationException">
+    /// The step's forward ran through monitored blocks but no gradient has reached them: <c>RecordStep</c> was called
+    /// before <c>loss.backward()</c>. Nothing is recorded and the step stays open; call it again after backward. (The
+    /// check needs <see cref="GradientFlowMonitorOptions.TrackBlockGradients"/>.)
+    /// </exception>
     public GradientFlowStep? RecordStep()
     {
         ObjectDisposedException.ThrowIf(_detached, this);
+        if (Models.DisposedModules.IsDisposed(_model))
+        {
+            throw new ObjectDisposedException(_modelName, $"The model this monitor watches ({_modelName}) has been disposed.");
+        }
+
+        if (_parameters.FirstOrDefault(p => p.Parameter.IsInvalid) is { Name: not null } replaced)
+        {
+            throw new InvalidOperationException(
+                $"The parameter '{replaced.Name}' the monitor read when attaching has been disposed: the model was moved or converted " +
+                "(module.to(...) replaces its parameters) after attaching. Attach the monitor after moving or converting the model.");
+        }
+
         lock (_gate)
         {
+            if (_tapsApplied > 0 && _tapsFired == 0)
+            {
+                throw new InvalidOperationException(
+                    $"RecordStep() was called before backward(): step {_step}'s forward tapped {_tapsApplied} block tensor(s) but no gradient " +
+                    "has reached them. Call RecordStep() after loss.backward(); nothing was recorded and the step is still open.");
+            }
+
             try
             {
                 if (!IsRecordingStep)
@@ -274,7 +311,8 @@ public sealed class GradientFlowMonitor : IDisposable
                     return null;
                 }
 
-                return GradientTapFunction.Apply(input, new NormTap(this, index, BlockSampleKind.InputGradient));
+                Interlocked.Increment(ref _tapsApplied);
+                return GradientTapFunction.Apply(input, new NormTap(this, index, BlockSampleKind.InputGradient, _step));
             });
         }
 
@@ -300,7 +338,8 @@ public sealed class GradientFlowMonitor : IDisposable
                 return null;
             }
 
-            var tap = new NormTap(this, index, BlockSampleKind.OutputGradient);
+            var tap = new NormTap(this, index, BlockSampleKind.OutputGradient, _step);
+            Interlocked.Increment(ref _tapsApplied);
             var tapped = GradientTapFunction.Apply(output, tap);
             _lastOutputTap = (tapped, tap);
             return tapped;
@@ -324,14 +363,17 @@ public sealed class GradientFlowMonitor : IDisposable
         }
     }
 
-    private void OnBlockGradient(int block, BlockSampleKind kind, int alsoInputOf, Tensor gradient)
+    private void OnBlockGradient(int step, int block, BlockSampleKind kind, int alsoInputOf, Tensor gradient)
     {
         lock (_gate)
         {
-            if (_detached)
+            // A tap of an earlier step (its graph's backward ran after that step was recorded) counts nowhere.
+            if (_detached || step != _step)
             {
                 return;
             }
+
+            _tapsFired++;
 
             using var scope = NewDisposeScope();
             long elements = gradient.numel();
@@ -419,20 +461,22 @@ public sealed class GradientFlowMonitor : IDisposable
     private void EndStep()
     {
         _lastOutputTap = null;
+        _tapsApplied = 0;
+        _tapsFired = 0;
         Array.Clear(_keepsShape);
         _buffer.Clear();
         _errors.Clear();
     }
 
     /// <summary>Records ||dL/dx|| of one tapped tensor (one call of one block) during backward.</summary>
-    internal sealed class NormTap(GradientFlowMonitor monitor, int block, BlockSampleKind kind) : IGradientTap
+    internal sealed class NormTap(GradientFlowMonitor monitor, int block, BlockSampleKind kind, int step) : IGradientTap
     {
         /// <summary>The block whose input is this tensor too (the next block in a chain), or -1.</summary>
         public int AlsoInputOf { get; set; } = -1;
 
         public Tensor? OnGradient(Tensor gradient)
         {
-            monitor.OnBlockGradient(block, kind, AlsoInputOf, gradient);
+            monitor.OnBlockGradient(step, block, kind, AlsoInputOf, gradient);
             return null;
         }
 

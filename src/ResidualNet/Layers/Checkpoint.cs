@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Linq;
 using ResidualNet.Runtime;
 using TorchSharp;
+using TorchSharp.Modules;
 using TorchSharp.Utils;
 using static TorchSharp.torch;
 
@@ -104,9 +105,15 @@ public sealed class Checkpoint : nn.Module<Tensor, Tensor>
 }
 
 /// <summary>The autograd function behind <see cref="Checkpointing.Run"/>. Arguments: module, input, parameters.</summary>
+/// <remarks>
+/// Its backward runs from libtorch's autograd engine: no exception may leave it (one that did would abort the
+/// process). Everything it meets is recorded with <see cref="AutogradErrors"/> and the backward pass is stopped with
+/// a gradient libtorch rejects, so the caller gets a catchable error (the original one through
+/// <see cref="AutogradErrors.BackwardChecked"/>).
+/// </remarks>
 internal sealed class CheckpointFunction : autograd.MultiTensorFunction<CheckpointFunction>
 {
-    private const string ModuleKey = "module";
+    private const string StateKey = "residualnet.checkpoint";
 
     // The gradients a backward returns are handed to libtorch as handles; their managed wrappers can only be
     // released once libtorch has taken its own references, that is after backward has returned. They wait here
@@ -114,6 +121,25 @@ internal sealed class CheckpointFunction : autograd.MultiTensorFunction<Checkpoi
     // of all of them living until the caller's dispose scope ends or the GC runs.
     private readonly List<Tensor> _returnedLastTime = new();
     private readonly object _lock = new();
+
+    /// <summary>What the forward records for the recomputation.</summary>
+    private sealed class ForwardState
+    {
+        public required nn.Module<Tensor, Tensor> Module { get; init; }
+
+        public required IReadOnlyList<Parameter> Parameters { get; init; }
+
+        /// <summary>The module and its descendants in pre-order, with their <c>training</c> flag at forward time.</summary>
+        public required IReadOnlyList<(nn.Module Module, bool Training)> TrainingFlags { get; init; }
+
+        public required bool InputRequiresGrad { get; init; }
+
+        /// <summary>Number of forward arguments (module, input, parameters).</summary>
+        public required int ArgumentCount { get; init; }
+
+        /// <summary>The argument whose gradient stops a failed backward, and its rank.</summary>
+        public required (int Index, int Rank) Stop { get; init; }
+    }
 
     private void ReleaseReturnedGradients()
     {
@@ -128,6 +154,18 @@ internal sealed class CheckpointFunction : autograd.MultiTensorFunction<Checkpoi
         }
     }
 
+    private void KeepUntilNextCall(IEnumerable<Tensor> tensors)
+    {
+        lock (_lock)
+        {
+            foreach (var g in tensors.Where(g => g is not null && !g.IsInvalid))
+            {
+                g.DetachFromDisposeScope();
+                _returnedLastTime.Add(g);
+            }
+        }
+    }
+
     public override string Name => "ResidualNetCheckpoint";
 
     public override List<Tensor> forward(autograd.AutogradContext ctx, params object[] vars)
@@ -135,7 +173,23 @@ internal sealed class CheckpointFunction : autograd.MultiTensorFunction<Checkpoi
         ReleaseReturnedGradients();
         var module = (nn.Module<Tensor, Tensor>)vars[0];
         var input = (Tensor)vars[1];
-        ctx.save_data(ModuleKey, module);
+        var parameters = vars.Skip(2).Cast<Parameter>().ToList();
+        var candidates = new List<(int Index, int Rank)>();
+        if (input.requires_grad)
+        {
+            candidates.Add((1, (int)input.Dimensions));
+        }
+
+        candidates.AddRange(parameters.Select((p, i) => (i + 2, (int)p.Dimensions)));
+        ctx.save_data(StateKey, new ForwardState
+        {
+            Module = module,
+            Parameters = parameters,
+            TrainingFlags = TrainingFlags(module),
+            InputRequiresGrad = input.requires_grad,
+            ArgumentCount = vars.Length,
+            Stop = candidates.Where(c => c.Rank > 0).DefaultIfEmpty(candidates[0]).First(),
+        });
         var rngState = get_rng_state();
         ctx.save_for_backward(new List<Tensor> { input, rngState });
         // Autograd is already disabled here (Function.apply runs forward under AutoGradMode(false)).
@@ -145,59 +199,160 @@ internal sealed class CheckpointFunction : autograd.MultiTensorFunction<Checkpoi
     public override List<Tensor> backward(autograd.AutogradContext ctx, List<Tensor> grad_outputs)
     {
         ReleaseReturnedGradients();
-        var module = (nn.Module<Tensor, Tensor>)ctx.get_data(ModuleKey);
-        var parameters = module.parameters().Where(p => p.requires_grad).ToList();
-        List<Tensor> gradients;
-        using (var scope = NewDisposeScope())
+        var state = ctx.get_data(StateKey) as ForwardState;
+        try
         {
-            var saved = ctx.get_saved_variables();
-            var input = saved[0];
-            var rngState = saved[1];
-            var buffers = module.training ? module.buffers().Select(b => b.detach().clone()).ToList() : new List<Tensor>();
-            var currentRng = get_rng_state();
+            if (state is null)
+            {
+                throw new InvalidOperationException("The checkpoint's forward state is missing.");
+            }
+
+            return BackwardCore(ctx, state, grad_outputs[0]);
+        }
+#pragma warning disable CA1031 // An exception must not cross the native autograd engine: it is recorded and the pass stopped.
+        catch (Exception error)
+#pragma warning restore CA1031
+        {
+            AutogradErrors.Record(error);
+            return StopBackward(state);
+        }
+        finally
+        {
+            // The incoming gradient's wrapper was made for this call; libtorch keeps its own reference.
+            grad_outputs[0]?.Dispose();
+        }
+    }
+
+    private List<Tensor> BackwardCore(autograd.AutogradContext ctx, ForwardState state, Tensor gradOutput)
+    {
+        var module = state.Module;
+        var parameters = state.Parameters;
+        // The engine runs backward with grad mode on exactly when the caller asked for create_graph: then the
+        // recomputation is recorded too and the returned gradients carry their own graph (double backward).
+        bool createGraph = is_grad_enabled();
+        using var scope = NewDisposeScope();
+        var saved = ctx.get_saved_variables();
+        var input = saved[0];
+        var rngState = saved[1];
+        var flagsNow = TrainingFlags(module);
+        bool anyTraining = state.TrainingFlags.Any(f => f.Training);
+        var buffers = anyTraining ? module.buffers().Select(b => b.detach().clone()).ToList() : new List<Tensor>();
+        var currentRng = get_rng_state();
+        List<Tensor> gradients;
+        try
+        {
+            SetTrainingFlags(state.TrainingFlags);
             Tensor output;
-            var detachedInput = input.detach().requires_grad_(input.requires_grad);
+            var recomputeInput = createGraph ? input : input.detach().requires_grad_(input.requires_grad);
             using (enable_grad())
             {
                 set_rng_state(rngState);
-                output = module.call(detachedInput);
+                output = module.call(recomputeInput);
             }
 
-            set_rng_state(currentRng);
             var targets = new List<Tensor>();
-            if (input.requires_grad)
+            if (state.InputRequiresGrad)
             {
-                targets.Add(detachedInput);
+                targets.Add(recomputeInput);
             }
 
             targets.AddRange(parameters);
-            var grads = autograd.grad(new List<Tensor> { output }, targets, new List<Tensor> { grad_outputs[0] }, allow_unused: true);
-
+            var grads = autograd.grad(
+                new List<Tensor> { output }, targets, new List<Tensor> { gradOutput },
+                retain_graph: createGraph, create_graph: createGraph, allow_unused: true);
+            gradients = new List<Tensor>(state.ArgumentCount) { null!, state.InputRequiresGrad ? grads[0] : null! };
+            gradients.AddRange(grads.Skip(state.InputRequiresGrad ? 1 : 0));
+        }
+        finally
+        {
+            set_rng_state(currentRng);
+            SetTrainingFlags(flagsNow);
             // Restored only now: BatchNorm's backward reads the running statistics it saved, and an in-place copy
-            // before autograd.grad would bump their version and fail the saved-variable check.
-            using (no_grad())
-            {
-                foreach (var (buffer, before) in module.buffers().Zip(buffers))
-                {
-                    buffer.copy_(before);
-                }
-            }
+            // before autograd.grad would bump their version and fail the saved-variable check. Under create_graph
+            // the recomputed graph lives on, so the values are written without an in-place operation.
+            RestoreBuffers(module, buffers, createGraph);
+        }
 
-            gradients = new List<Tensor>(parameters.Count + 2) { null!, input.requires_grad ? grads[0] : null! };
-            gradients.AddRange(grads.Skip(input.requires_grad ? 1 : 0));
-            lock (_lock)
+        KeepUntilNextCall(gradients);
+        return gradients;
+    }
+
+    /// <summary>Gradients that make libtorch stop the backward pass with a catchable error: one of a shape the
+    /// argument cannot take. Never throws.</summary>
+    private List<Tensor> StopBackward(ForwardState? state)
+    {
+        int count = state?.ArgumentCount ?? 2;
+        var gradients = Enumerable.Repeat<Tensor>(null!, count).ToList();
+        try
+        {
+            if (state is not null)
             {
-                foreach (var g in gradients.Where(g => g is not null && !g.IsInvalid))
-                {
-                    g.DetachFromDisposeScope();
-                    _returnedLastTime.Add(g);
-                }
+                var (index, rank) = state.Stop;
+                // A rank-0 gradient cannot be reduced to a tensor of rank >= 1; a scalar argument gets one on the
+                // meta device, which libtorch cannot copy back.
+                gradients[index] = rank > 0 ? zeros(Array.Empty<long>()) : empty(new long[] { 2 }, device: new Device(DeviceType.META));
+                KeepUntilNextCall(new[] { gradients[index] });
+            }
+        }
+#pragma warning disable CA1031 // Nothing may leave a backward; the error is already recorded.
+        catch (Exception error)
+#pragma warning restore CA1031
+        {
+            AutogradErrors.Record(error);
+        }
+
+        return gradients;
+    }
+
+    private static List<(nn.Module Module, bool Training)> TrainingFlags(nn.Module<Tensor, Tensor> module)
+    {
+        var seen = new HashSet<nn.Module>(ReferenceEqualityComparer.Instance) { module };
+        var flags = new List<(nn.Module, bool)> { (module, module.training) };
+        foreach (var child in module.modules())
+        {
+            if (seen.Add(child))
+            {
+                flags.Add((child, child.training));
             }
         }
 
-        // The incoming gradient's wrapper was made for this call; libtorch keeps its own reference.
-        grad_outputs[0].Dispose();
+        return flags;
+    }
 
-        return gradients;
+    /// <summary>Sets each module's own flag, parents first (<c>train(bool)</c> also sets the descendants).</summary>
+    private static void SetTrainingFlags(IReadOnlyList<(nn.Module Module, bool Training)> flags)
+    {
+        if (flags.All(f => f.Module.training == f.Training))
+        {
+            return;
+        }
+
+        foreach (var (module, training) in flags)
+        {
+            module.train(training);
+        }
+    }
+
+    private static void RestoreBuffers(nn.Module<Tensor, Tensor> module, List<Tensor> before, bool withoutVersionBump)
+    {
+        if (before.Count == 0)
+        {
+            return;
+        }
+
+        using (no_grad())
+        {
+            foreach (var (buffer, saved) in module.buffers().Zip(before))
+            {
+                if (withoutVersionBump && buffer.device_type == DeviceType.CPU && buffer.is_contiguous())
+                {
+                    buffer.bytes = saved.bytes;
+                }
+                else
+                {
+                    buffer.copy_(saved);
+                }
+            }
+        }
     }
 }

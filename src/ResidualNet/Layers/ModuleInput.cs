@@ -27,4 +27,28 @@ internal static class ModuleInput
                 nameof(input));
         }
     }
+
+    /// <summary>
+    /// Throws unless <paramref name="input"/> has the dtype and device of <paramref name="parameter"/> (the module's
+    /// first parameter), so a float64, integer, half or complex input to a float32 module, or a float32 input to a
+    /// bf16 one, is reported before libtorch's own message.
+    /// </summary>
+    /// <param name="input">The module's input.</param>
+    /// <param name="parameter">A parameter of the module, or null when it has none.</param>
+    /// <param name="owner">The module's name, for the message.</param>
+    internal static void CheckDtypeAndDevice(Tensor input, Tensor? parameter, string owner)
+    {
+        if (parameter is null || parameter.IsInvalid)
+        {
+            return;
+        }
+
+        if (input.dtype != parameter.dtype || input.device_type != parameter.device_type || input.device_index != parameter.device_index)
+        {
+            throw new ArgumentException(
+                $"{owner} expects an input of dtype {parameter.dtype} on {parameter.device} (its parameters'); got dtype {input.dtype} on {input.device} " +
+                $"(input shape {ShapeText.Of(input)}). Convert the input with .to({parameter.dtype}) / .to(device), or the model with .to(...).",
+                nameof(input));
+        }
+    }
 }

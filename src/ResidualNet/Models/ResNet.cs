@@ -37,6 +37,10 @@ public sealed class ResNet : nn.Module<Tensor, Tensor>, IBatchNormFoldable
     private nn.Module<Tensor, Tensor>[][]? _segments;
     private CheckpointGranularity _checkpointing;
     private bool _stemFolded;
+    private bool _disposed;
+
+    /// <summary>Whether the network has been disposed (its forward then throws <see cref="ObjectDisposedException"/>).</summary>
+    public bool IsDisposed => _disposed;
 
     /// <summary>Builds and initialises the network.</summary>
     /// <param name="options">The description; see <see cref="ResNetPresets"/> and <see cref="ResNetBuilder"/>.</param>
@@ -197,8 +201,11 @@ public sealed class ResNet : nn.Module<Tensor, Tensor>, IBatchNormFoldable
         }
     }
 
-    /// <summary>Whether <see cref="FoldBatchNorm"/> has folded the stem's BatchNorm (the forward then skips it).</summary>
-    public bool IsBatchNormFolded => _stemFolded;
+    /// <summary>
+    /// Whether <see cref="FoldBatchNorm"/> has folded BatchNorms of this network (its stem's or any block's): the
+    /// forward then skips them, and the network is for inference only.
+    /// </summary>
+    public bool IsBatchNormFolded => _stemFolded || _blocks.Any(b => b.Module is ResidualBlockBase { IsBatchNormFolded: true });
 
     /// <summary>
     /// Folds every BatchNorm that follows a convolution (stem and blocks, see
@@ -266,11 +273,13 @@ public sealed class ResNet : nn.Module<Tensor, Tensor>, IBatchNormFoldable
 
     /// <summary>Logits <c>(N, NumClasses)</c>, or the last feature map when the head is <see cref="HeadKind.None"/>.</summary>
     /// <param name="input">A batch <c>(N, InputChannels, H, W)</c>.</param>
-    /// <exception cref="ArgumentException">The input is not 4-D or has the wrong number of channels.</exception>
+    /// <exception cref="ArgumentException">The input is not 4-D, has the wrong number of channels, or differs from the
+    /// parameters in dtype or device (the message names both).</exception>
+    /// <exception cref="ObjectDisposedException">The network has been disposed.</exception>
     public override Tensor forward(Tensor input)
     {
         OneDnnGuard.EnsureApplied();
-        ModuleInput.CheckBatch(input, Options.InputChannels, nameof(ResNet));
+        CheckInput(input);
         using var scope = torch.NewDisposeScope();
         var y = Stem(input);
         for (int s = 0; s < _stages.Length; s++)
@@ -288,11 +297,13 @@ public sealed class ResNet : nn.Module<Tensor, Tensor>, IBatchNormFoldable
     /// The caller owns (and disposes) the returned tensors.
     /// </summary>
     /// <param name="input">A batch <c>(N, InputChannels, H, W)</c>.</param>
-    /// <exception cref="ArgumentException">The input is not 4-D or has the wrong number of channels.</exception>
+    /// <exception cref="ArgumentException">The input is not 4-D, has the wrong number of channels, or differs from the
+    /// parameters in dtype or device.</exception>
+    /// <exception cref="ObjectDisposedException">The network has been disposed.</exception>
     public IReadOnlyList<Tensor> ForwardFeatures(Tensor input)
     {
         OneDnnGuard.EnsureApplied();
-        ModuleInput.CheckBatch(input, Options.InputChannels, nameof(ResNet));
+        CheckInput(input);
         using var scope = torch.NewDisposeScope();
         var features = new Tensor[_stages.Length];
         var y = Stem(input);
@@ -308,6 +319,22 @@ public sealed class ResNet : nn.Module<Tensor, Tensor>, IBatchNormFoldable
         }
 
         return features;
+    }
+
+    /// <summary>Marks the network disposed (its forward then throws <see cref="ObjectDisposedException"/>) and
+    /// disposes its modules.</summary>
+    /// <param name="disposing">True when called from <see cref="IDisposable.Dispose"/>.</param>
+    protected override void Dispose(bool disposing)
+    {
+        _disposed = true;
+        base.Dispose(disposing);
+    }
+
+    private void CheckInput(Tensor input)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        ModuleInput.CheckBatch(input, Options.InputChannels, nameof(ResNet));
+        ModuleInput.CheckDtypeAndDevice(input, _conv1.parameters().FirstOrDefault(), nameof(ResNet));
     }
 
     /// <summary>Nothing to do: every submodule is registered explicitly, in torchvision's order, by the constructor.</summary>
@@ -395,6 +422,20 @@ public sealed class ResNet : nn.Module<Tensor, Tensor>, IBatchNormFoldable
             register_module(name, module);
         }
     }
+}
+
+/// <summary>Whether a module of the library has been disposed: TorchSharp empties a disposed module's parameter list,
+/// so the tools ask here before they read one.</summary>
+internal static class DisposedModules
+{
+    /// <summary>True for a disposed <see cref="ResNet"/> or residual block, or a module with a disposed parameter or
+    /// buffer.</summary>
+    internal static bool IsDisposed(nn.Module module) => module switch
+    {
+        ResNet net => net.IsDisposed,
+        ResidualBlockBase block => block.IsDisposed,
+        _ => module.parameters().Any(p => p.IsInvalid) || module.buffers().Any(b => b.IsInvalid),
+    };
 }
 
 /// <summary>Consecutive blocks of a stage run as one checkpointed segment (not registered in the network).</summary>

@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Linq;
 using ResidualNet.Blocks;
 using ResidualNet.Layers;
 
@@ -22,6 +23,7 @@ namespace ResidualNet.Models;
 public sealed class ResNetBuilder
 {
     private readonly List<StageOptions> _stages = [];
+    private readonly List<Func<BlockOptions, BlockOptions>> _everyBlock = [];
     private ResNetOptions _options;
 
     /// <summary>Starts from the defaults of <see cref="ResNetOptions"/> with no stages.</summary>
@@ -92,25 +94,28 @@ public sealed class ResNetBuilder
         return WithBlockOptions(configure(_options.Block));
     }
 
-    /// <summary>Sets the activation of the stem and every block.</summary>
+    /// <summary>Sets the activation of the stem and every block, including the blocks of stages added with their own
+    /// <c>options</c> (before or after this call).</summary>
     public ResNetBuilder WithActivation(ActivationFactory activation)
     {
         ArgumentNullException.ThrowIfNull(activation);
-        return ConfigureBlocks(o => o with { Activation = activation });
+        return ConfigureEveryBlock(o => o with { Activation = activation });
     }
 
-    /// <summary>Sets the normalisation of the stem and every block.</summary>
+    /// <summary>Sets the normalisation of the stem and every block, including the blocks of stages added with their
+    /// own <c>options</c> (before or after this call).</summary>
     public ResNetBuilder WithNorm(NormFactory norm)
     {
         ArgumentNullException.ThrowIfNull(norm);
-        return ConfigureBlocks(o => o with { Norm = norm });
+        return ConfigureEveryBlock(o => o with { Norm = norm });
     }
 
     /// <summary>Sets the shortcut used where a block changes shape.</summary>
     public ResNetBuilder WithShortcut(ShortcutKind shortcut) => ConfigureBlocks(o => o with { Shortcut = shortcut });
 
-    /// <summary>Builds the plain twin: no block adds a shortcut (see <see cref="ResNetOptions.AsPlain"/>).</summary>
-    public ResNetBuilder WithoutShortcuts() => ConfigureBlocks(o => o with { HasShortcut = false });
+    /// <summary>Builds the plain twin: no block adds a shortcut, including the blocks of stages added with their own
+    /// <c>options</c> (see <see cref="ResNetOptions.AsPlain"/>).</summary>
+    public ResNetBuilder WithoutShortcuts() => ConfigureEveryBlock(o => o with { HasShortcut = false });
 
     /// <summary>Sets the stochastic-depth rate of the last block (earlier blocks get linearly less).</summary>
     public ResNetBuilder WithDropPath(double rate) => ConfigureBlocks(o => o with { DropPathRate = rate });
@@ -122,11 +127,21 @@ public sealed class ResNetBuilder
     /// <summary>Zero-initialises the last normalisation of every residual branch.</summary>
     public ResNetBuilder WithZeroInitLastNorm() => ConfigureBlocks(o => o with { ZeroInitLastNorm = true });
 
+    /// <summary>Changes the network's block options now and, at <see cref="Build"/>, every stage's own options.</summary>
+    private ResNetBuilder ConfigureEveryBlock(Func<BlockOptions, BlockOptions> change)
+    {
+        _everyBlock.Add(change);
+        return ConfigureBlocks(change);
+    }
+
     /// <summary>The options described so far, validated.</summary>
     /// <exception cref="ArgumentException">An option is out of range, or no stage was added.</exception>
     public ResNetOptions Build()
     {
-        var options = _options with { Stages = _stages.ToArray() };
+        var stages = _stages
+            .Select(s => s.Options is null ? s : s with { Options = _everyBlock.Aggregate(s.Options, (o, change) => change(o)) })
+            .ToArray();
+        var options = _options with { Stages = stages };
         options.Validate();
         return options;
     }

@@ -15,6 +15,29 @@ public sealed record ResNetOptions
 {
     private readonly StageOptions[] _stages = [];
 
+    /// <summary>The most channels of any layer: <see cref="StemWidth"/>, <see cref="InputChannels"/>, a stage's
+    /// <see cref="StageOptions.Planes"/>, 65,536.</summary>
+    public const long MaxChannels = 1 << 16;
+
+    /// <summary>The most classes, 16,777,216.</summary>
+    public const long MaxClasses = 1 << 24;
+
+    /// <summary>The most stages, 64.</summary>
+    public const int MaxStages = 64;
+
+    /// <summary>The most blocks, per stage and in all, 10,000.</summary>
+    public const int MaxBlocks = 10_000;
+
+    /// <summary>The largest stride of a stage, 64.</summary>
+    public const long MaxStride = 64;
+
+    /// <summary>The largest dilation of any block, the block's own times what dilated stages add, 1,024.</summary>
+    public const long MaxDilation = 1024;
+
+    /// <summary>The most parameters a network may have, 2^31 (8 GiB in float32), estimated from the options
+    /// (convolutions and linear layer) before anything is allocated.</summary>
+    public const long MaxParameters = 1L << 31;
+
     /// <summary>The stem. Default <see cref="StemKind.ImageNet"/>.</summary>
     public StemKind Stem { get; init; } = StemKind.ImageNet;
 
@@ -47,7 +70,8 @@ public sealed record ResNetOptions
     public bool HasShortcut => Block.HasShortcut && Stages.All(s => s.Options?.HasShortcut ?? true);
 
     /// <summary>Total number of blocks.</summary>
-    public int BlockCount => Stages.Sum(s => s.Blocks);
+    /// <remarks>Saturates at <see cref="int.MaxValue"/> (<see cref="Validate"/> allows at most <see cref="MaxBlocks"/>).</remarks>
+    public int BlockCount => (int)Math.Min(int.MaxValue, Stages.Sum(s => (long)s.Blocks));
 
     /// <summary>
     /// The plain twin: the same network with <see cref="BlockOptions.HasShortcut"/> false in every block (same
@@ -66,6 +90,13 @@ public sealed record ResNetOptions
         if (!Enum.IsDefined(Stem))
         {
             throw new ArgumentOutOfRangeException(nameof(Stem), Stem, $"Unknown stem kind {Stem}.");
+        }
+
+        CheckAtMost(nameof(StemWidth), StemWidth, MaxChannels);
+        CheckAtMost(nameof(InputChannels), InputChannels, MaxChannels);
+        if (Head != HeadKind.None)
+        {
+            CheckAtMost(nameof(NumClasses), NumClasses, MaxClasses);
         }
 
         if (StemWidth < (Stem == StemKind.Deep ? 2 : 1))
@@ -108,6 +139,81 @@ public sealed record ResNetOptions
             }
 
             Stages[i].Validate();
+        }
+
+        CheckAtMost(nameof(Stages), Stages.Count, MaxStages);
+        long blocks = Stages.Sum(s => (long)s.Blocks);
+        if (blocks > MaxBlocks)
+        {
+            throw new ArgumentOutOfRangeException(nameof(Stages), blocks, $"The stages hold {blocks} blocks in all; the limit is {MaxBlocks}.");
+        }
+
+        long dilation = 1;
+        foreach (var stage in Stages)
+        {
+            long previous = dilation;
+            if (stage.Dilate)
+            {
+                dilation *= stage.Stride;
+            }
+
+            long effective = (stage.Options ?? Block).Dilation * Math.Max(previous, dilation);
+            if (effective > MaxDilation)
+            {
+                throw new ArgumentOutOfRangeException(nameof(Stages), effective,
+                    $"Stage {stage} reaches a dilation of {effective} (its blocks' Dilation times the strides that dilated stages replace); the limit is {MaxDilation}.");
+            }
+        }
+
+        double parameters = EstimateParameters();
+        if (parameters > MaxParameters)
+        {
+            throw new ArgumentOutOfRangeException(nameof(Stages), parameters, string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"The network would have about {parameters:G3} parameters (estimated from the options before allocating); the limit is {MaxParameters} (2^31)."));
+        }
+    }
+
+    /// <summary>An estimate of the parameter count from the options (convolutions, shortcut projections,
+    /// squeeze-excitation and the linear layer; normalisation layers are left out), in floating point so that it
+    /// cannot overflow.</summary>
+    private double EstimateParameters()
+    {
+        double w = StemWidth, c = InputChannels;
+        double total = Stem switch
+        {
+            StemKind.ImageNet => 49 * c * w,
+            StemKind.Deep => (9 * c * (w / 2)) + (9 * (w / 2) * (w / 2)) + (9 * (w / 2) * w),
+            _ => 9 * c * w,
+        };
+        double inChannels = w;
+        foreach (var stage in Stages)
+        {
+            var options = stage.Options ?? Block;
+            double planes = stage.Planes, outChannels = stage.Planes * (double)stage.Kind.Expansion();
+            bool bottleneck = stage.Kind.Expansion() > 1;
+            double width = bottleneck
+                ? Math.Floor(planes * (options.BaseWidth / 64.0) * options.WidthMultiplier) * options.Groups
+                : Math.Floor(planes * options.WidthMultiplier);
+            double block = bottleneck
+                ? (outChannels * width) + (9 * width * width / options.Groups) + (width * outChannels)
+                : (9 * outChannels * width) + (9 * width * outChannels);
+            if (options.SqueezeExcitation)
+            {
+                block += 2 * outChannels * outChannels / options.SqueezeExcitationReduction;
+            }
+
+            total += (stage.Blocks * block) + (inChannels * outChannels) + (9 * inChannels * width);
+            inChannels = outChannels;
+        }
+
+        return total + (Head == HeadKind.None ? 0 : inChannels * (double)NumClasses);
+    }
+
+    private static void CheckAtMost(string name, long value, long limit)
+    {
+        if (value > limit)
+        {
+            throw new ArgumentOutOfRangeException(name, value, $"{name} must be at most {limit}; got {value}.");
         }
     }
 

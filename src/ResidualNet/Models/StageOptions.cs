@@ -42,6 +42,21 @@ public sealed record StageOptions(BlockKind Kind, int Blocks, long Planes, long 
             throw new ArgumentOutOfRangeException(nameof(Stride), Stride, $"Stage {this}: Stride must be at least 1; got {Stride}.");
         }
 
+        if (Blocks > ResNetOptions.MaxBlocks)
+        {
+            throw new ArgumentOutOfRangeException(nameof(Blocks), Blocks, $"Stage {this}: Blocks must be at most {ResNetOptions.MaxBlocks}; got {Blocks}.");
+        }
+
+        if (Planes > ResNetOptions.MaxChannels)
+        {
+            throw new ArgumentOutOfRangeException(nameof(Planes), Planes, $"Stage {this}: Planes must be at most {ResNetOptions.MaxChannels}; got {Planes}.");
+        }
+
+        if (Stride > ResNetOptions.MaxStride)
+        {
+            throw new ArgumentOutOfRangeException(nameof(Stride), Stride, $"Stage {this}: Stride must be at most {ResNetOptions.MaxStride}; got {Stride}.");
+        }
+
         Options?.Validate();
     }
 }

@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.IO;
 using System.Linq;
+using ResidualNet.Layers;
 using ResidualNet.Runtime;
 using TorchSharp;
 using TorchSharp.PyBridge;
@@ -32,14 +33,21 @@ public static class ModelWeights
     /// else is TorchSharp's format.
     /// </param>
     /// <returns>The format that was written.</returns>
-    /// <exception cref="ArgumentException"><paramref name="path"/> is empty or <paramref name="format"/> is not defined.</exception>
+    /// <exception cref="ArgumentException"><paramref name="path"/> is empty or a directory, or <paramref name="format"/> is not defined.</exception>
+    /// <exception cref="ObjectDisposedException"><paramref name="module"/> has been disposed.</exception>
     public static WeightsFormat Save(nn.Module module, string path, WeightsFormat format = WeightsFormat.Auto)
     {
         OneDnnGuard.EnsureApplied();
         ArgumentNullException.ThrowIfNull(module);
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
         CheckFormat(format);
+        CheckNotDisposed(module);
         string fullPath = Path.GetFullPath(path);
+        if (Directory.Exists(fullPath))
+        {
+            throw new ArgumentException($"The weights path '{fullPath}' is a directory; give the path of a file to write.", nameof(path));
+        }
+
         if (format == WeightsFormat.Auto)
         {
             format = FormatFromExtension(fullPath);
@@ -74,11 +82,18 @@ public static class ModelWeights
     /// <exception cref="WeightsMismatchException">
     /// The file does not fit: a shape differs, or (strict) a key is missing or unexpected. Nothing was loaded.
     /// </exception>
+    /// <exception cref="ObjectDisposedException"><paramref name="module"/> has been disposed.</exception>
+    /// <exception cref="InvalidOperationException">
+    /// <paramref name="module"/> has its BatchNorms folded into its convolutions (<c>FoldBatchNorms</c>): the folded
+    /// forward no longer reads the BatchNorm values a file holds. Load into an unfolded model, then fold.
+    /// </exception>
     public static WeightsComparison Load(nn.Module module, string path, WeightsLoadOptions? options = null)
     {
         OneDnnGuard.EnsureApplied();
         ArgumentNullException.ThrowIfNull(module);
         options = CheckOptions(options);
+        CheckNotDisposed(module);
+        CheckNotFolded(module);
         string fullPath = CheckExistingFile(path, nameof(path));
 
         using var scope = torch.NewDisposeScope();
@@ -115,6 +130,7 @@ public static class ModelWeights
         OneDnnGuard.EnsureApplied();
         ArgumentNullException.ThrowIfNull(module);
         options = CheckOptions(options);
+        CheckNotDisposed(module);
         string fullPath = CheckExistingFile(path, nameof(path));
         using var scope = torch.NewDisposeScope();
         var source = WeightsSource.Open(fullPath, options.Format);
@@ -197,6 +213,32 @@ public static class ModelWeights
             MissingKeys = missing,
             UnexpectedKeys = unexpected,
             ShapeMismatches = mismatches,
+        };
+    }
+
+    private static void CheckNotDisposed(nn.Module module)
+    {
+        if (Models.DisposedModules.IsDisposed(module))
+        {
+            throw new ObjectDisposedException(Describe(module), $"The {Describe(module)} has been disposed; its weights can no longer be read or written.");
+        }
+    }
+
+    private static void CheckNotFolded(nn.Module module)
+    {
+        var folded = module.modules().Prepend(module).OfType<IBatchNormFoldable>().FirstOrDefault(IsFolded);
+        if (folded is not null)
+        {
+            throw new InvalidOperationException(
+                $"Cannot load weights into this {Describe(module)}: its BatchNorms are folded into its convolutions ({folded.GetType().Name}.IsBatchNormFolded), " +
+                "so the BatchNorm values of a file would be written where the folded forward no longer reads them. Load into an unfolded model, then fold it.");
+        }
+
+        static bool IsFolded(IBatchNormFoldable foldable) => foldable switch
+        {
+            Models.ResNet net => net.IsBatchNormFolded,
+            Blocks.ResidualBlockBase block => block.IsBatchNormFolded,
+            _ => false,
         };
     }
 

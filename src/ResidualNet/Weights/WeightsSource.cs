@@ -2,6 +2,7 @@ using System;
 using System.Collections;
 using System.Collections.Generic;
 using System.IO;
+using System.IO.Compression;
 using System.Linq;
 using System.Text;
 using System.Text.Json;
@@ -108,8 +109,17 @@ internal abstract class WeightsSource
     protected WeightsFileException Corrupt(string problem, Exception? inner = null) =>
         new(FullPath, Format, problem, inner);
 
-    /// <summary>Copies a loaded tensor into a target, checking the shape once more.</summary>
-    protected static void CopyTensor(Tensor target, Tensor source) => target.copy_(source);
+    /// <summary>Copies a loaded tensor into a target, checking the shape once more (a file whose data disagrees with
+    /// the shapes it listed is corrupt; nothing broadcasts).</summary>
+    protected void CopyTensor(string key, Tensor target, Tensor source)
+    {
+        if (!target.shape.AsSpan().SequenceEqual(source.shape))
+        {
+            throw Corrupt($"the tensor '{key}' read as {ShapeText.Of(source)}, but the model's has shape {ShapeText.Of(target)}.");
+        }
+
+        target.copy_(source);
+    }
 
     /// <summary>Bytes per element of the dtypes that weights files hold.</summary>
     protected static long ElementSize(ScalarType dtype) => dtype switch
@@ -164,6 +174,11 @@ internal sealed class TorchSharpSource : WeightsSource
                 for (int d = 0; d < rank; d++)
                 {
                     shape[d] = Decode(reader);
+                    if (shape[d] < 0)
+                    {
+                        throw Corrupt($"entry {i} ('{key}') has a negative size {shape[d]} in dimension {d}.");
+                    }
+
                     bytes = checked(bytes * shape[d]);
                 }
 
@@ -208,7 +223,7 @@ internal sealed class TorchSharpSource : WeightsSource
             using var loaded = torch.empty(entry.Shape.ToArray(), entry.DType, device: CPU);
             stream.Position = offset;
             loaded.ReadBytesFromStream(stream);
-            CopyTensor(target, loaded);
+            CopyTensor(entry.Key, target, loaded);
         }
     }
 
@@ -244,13 +259,15 @@ internal sealed class PyTorchSource : WeightsSource
         Hashtable table;
         try
         {
+            CheckZipEntrySizes(fullPath);
             using var stream = File.OpenRead(fullPath);
             table = PyTorchUnpickler.UnpickleStateDict(stream, leaveOpen: false, skipTensorRead: false);
         }
         catch (Exception ex) when (ex is InvalidDataException or EndOfStreamException or InvalidOperationException
             or NotImplementedException or NotSupportedException or InvalidCastException or FormatException
             or IndexOutOfRangeException or KeyNotFoundException or OverflowException or ArgumentException
-            or Razorvine.Pickle.PickleException)
+            or Razorvine.Pickle.PickleException
+            or (IOException and not FileNotFoundException and not DirectoryNotFoundException and not PathTooLongException))
         {
             throw Corrupt($"PyTorch's reader failed ({ex.GetType().Name}: {ex.Message}). Expected a zip file written by torch.save(model.state_dict(), path).", ex);
         }
@@ -272,6 +289,25 @@ internal sealed class PyTorchSource : WeightsSource
         }
     }
 
+    /// <summary>
+    /// The unpickler allocates each entry's declared size before reading it; a forged size in the zip's directory
+    /// would allocate gigabytes for a file of kilobytes. torch.save stores its entries uncompressed, so no entry can
+    /// be larger than the file (compressed ones, which torch.save does not write, may be up to 1,024 times larger).
+    /// </summary>
+    private void CheckZipEntrySizes(string fullPath)
+    {
+        long fileLength = new FileInfo(fullPath).Length;
+        using var zip = new ZipArchive(File.OpenRead(fullPath), ZipArchiveMode.Read);
+        foreach (var entry in zip.Entries)
+        {
+            long limit = entry.CompressedLength == entry.Length ? fileLength : fileLength * 1024;
+            if (entry.Length > limit || entry.CompressedLength > fileLength)
+            {
+                throw Corrupt($"its zip entry '{entry.FullName}' declares {entry.Length} bytes ({entry.CompressedLength} compressed), more than a file of {fileLength} bytes can hold.");
+            }
+        }
+    }
+
     public override IReadOnlyList<WeightsEntry> Entries => _tensors
         .OrderBy(kv => kv.Key, StringComparer.Ordinal)
         .Select(kv => new WeightsEntry(kv.Key, kv.Value.shape, kv.Value.dtype))
@@ -283,7 +319,7 @@ internal sealed class PyTorchSource : WeightsSource
         {
             if (_tensors.TryGetValue(key, out var source))
             {
-                CopyTensor(target, source);
+                CopyTensor(key, target, source);
             }
         }
     }
@@ -328,6 +364,11 @@ internal sealed class SafetensorsSource : WeightsSource
                 var dtype = ParseDType(dtypeText, property.Name);
                 var shape = value.GetProperty("shape").EnumerateArray().Select(d => d.GetInt64()).ToArray();
                 var offsets = value.GetProperty("data_offsets").EnumerateArray().Select(d => d.GetInt64()).ToArray();
+                if (shape.FirstOrDefault(d => d < 0, 0) is var negative and < 0)
+                {
+                    throw Corrupt($"the tensor '{property.Name}' has a negative size {negative} in its shape {ShapeText.Format(shape)}.");
+                }
+
                 long expected = shape.Aggregate(ElementSize(dtype), (product, size) => checked(product * size));
                 if (offsets.Length != 2 || offsets[0] < 0 || offsets[1] > dataLength || offsets[1] - offsets[0] != expected)
                 {
@@ -351,7 +392,7 @@ internal sealed class SafetensorsSource : WeightsSource
         var loaded = Safetensors.LoadStateDict(stream, leaveOpen: false, keysToKeep: targets.Keys.ToList());
         foreach (var (key, source) in loaded)
         {
-            CopyTensor(targets[key], source);
+            CopyTensor(key, targets[key], source);
         }
     }
 

@@ -111,7 +111,7 @@ public class GradientFlowStatisticsTests
 
         nn.functional.cross_entropy(network.call(images), labels).backward();
         var error = new InvalidOperationException("norm failed");
-        new GradientFlowMonitor.NormTap(monitor, 0, BlockSampleKind.OutputGradient).OnError(error);
+        new GradientFlowMonitor.NormTap(monitor, 0, BlockSampleKind.OutputGradient, 0).OnError(error);
         var failed = monitor.RecordStep()!;
 
         nn.functional.cross_entropy(network.call(images), labels).backward();
