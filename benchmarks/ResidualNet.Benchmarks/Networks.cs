@@ -38,6 +38,12 @@ public static class Networks
     /// <summary>The networks of the ONNX Runtime suite: one ImageNet, one CIFAR.</summary>
     public static IReadOnlyList<string> OnnxNames => Restrict("resnet18", "resnet20");
 
+    /// <summary>
+    /// The networks of the quantized-inference suite: resnet50 (224x224, batch 8) and the Classify sample's
+    /// <c>wide-resnet-6</c> (1 x 28 x 28 Fashion-MNIST images, batch 128).
+    /// </summary>
+    public static IReadOnlyList<string> QuantizedNames => Restrict("resnet50", "wide-resnet-6");
+
     /// <summary>Quick mode (a smoke test, not a measurement): tiny images. Set RESIDUALNET_BENCHMARK_QUICK=1.</summary>
     public static bool Quick => Environment.GetEnvironmentVariable("RESIDUALNET_BENCHMARK_QUICK") == "1";
 

@@ -5,9 +5,12 @@ using System.Globalization;
 using System.IO;
 using System.Linq;
 using System.Text.Json;
+using System.Threading;
 using ResidualNet.Data;
 using ResidualNet.Models;
 using ResidualNet.Performance;
+using ResidualNet.Samples;
+using ResidualNet.Samples.Training;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -133,7 +136,7 @@ internal static class Program
 
         if (options.DegradationEpochs > 0)
         {
-            Degradation.Run(device, options);
+            Degradation.Run(device.type == DeviceType.CUDA ? TrainingDevice.Cuda : TrainingDevice.Cpu, options);
         }
 
         return 0;
@@ -370,85 +373,53 @@ internal static class Sweep
 }
 
 /// <summary>
-/// He et al. (2015) Fig. 6 on Fashion-MNIST: plain-20, plain-56, ResNet-20 and ResNet-56 (CIFAR-style, one input
-/// channel), SGD momentum 0.9, weight decay 1e-4, batch 128, learning rate 0.1 divided by 10 at 50% and 75% of the
-/// epochs, pad-2 random crops and horizontal flips; training and test error after every epoch.
+/// He et al. (2015) Fig. 6 on Fashion-MNIST with the Degradation sample's networks (<see cref="SampleNetworks.Degradation"/>)
+/// and trainer (<see cref="ClassifierTrainer"/>, on this device): SGD momentum 0.9, weight decay 1e-4, batch 128,
+/// learning rate 0.1 divided by 10 at 50% and 75% of the epochs, pad-2 random crops and horizontal flips; training and
+/// test error after every epoch, printed as "DEGRADATION {json}" and written to degradation.csv (the sample's CSV layout,
+/// which <c>samples/Degradation -- --plot</c> draws).
 /// </summary>
 internal static class Degradation
 {
-    internal static void Run(Device device, Options options)
+    internal static void Run(TrainingDevice device, Options options)
     {
         using DataSplits data = FashionMnist.Exists(options.Data)
             ? FashionMnist.Load(options.Data, options.TrainSubset is { } n ? new DataLoadOptions { TrainSubset = Subset.First(n) } : null)
             : throw new ArgumentException($"--data: no Fashion-MNIST files in '{options.Data ?? FashionMnist.DefaultDirectory}'");
-        Console.WriteLine($"DEGRADATION data train={data.Train.Count} test={data.Test.Count} epochs={options.DegradationEpochs} device={device.type}");
-        var csv = new List<string> { "model,epoch,train_error,test_error,seconds" };
-        foreach ((string name, ResNetOptions arch) in Catalogue())
+        Console.WriteLine($"DEGRADATION data train={data.Train.Count} test={data.Test.Count} epochs={options.DegradationEpochs} device={device}");
+        var training = new TrainingOptions
+        {
+            Epochs = options.DegradationEpochs,
+            BatchSize = 128,
+            LearningRate = 0.1,
+            WeightDecay = 1e-4,
+            Schedule = LearningRateSchedule.Step,
+            Seed = options.Seed,
+            Device = device,
+        };
+        var histories = new List<KeyValuePair<string, IReadOnlyList<EpochResult>>>();
+        foreach (var network in SampleNetworks.Degradation)
         {
             torch.manual_seed(options.Seed);
-            using var model = new ResNet(arch);
-            model.to(device);
-            using var sgd = torch.optim.SGD(model.parameters(), 0.1, momentum: 0.9, weight_decay: 1e-4);
-            var batches = new BatchOptions { BatchSize = 128, Seed = options.Seed, Augmentation = AugmentationOptions.FashionMnist };
-            for (int epoch = 0; epoch < options.DegradationEpochs; epoch++)
-            {
-                int epochs = options.DegradationEpochs;
-                double lr = 0.1 * (epoch >= (int)Math.Ceiling(epochs * 0.75) ? 0.01 : epoch >= (int)Math.Ceiling(epochs * 0.5) ? 0.1 : 1.0);
-                foreach (var group in sgd.ParamGroups)
-                {
-                    group.LearningRate = lr;
-                }
-
-                var clock = Stopwatch.StartNew();
-                model.train();
-                long wrong = 0, seen = 0;
-                foreach (Batch batch in data.Train.GetBatches(batches, epoch))
-                {
-                    using var scope = torch.NewDisposeScope();
-                    Tensor images = batch.Images.to(device), labels = batch.Labels.to(device);
-                    sgd.zero_grad();
-                    Tensor logits = model.call(images);
-                    nn.functional.cross_entropy(logits, labels).backward();
-                    sgd.step();
-                    wrong += logits.argmax(1).ne(labels).sum().item<long>();
-                    seen += labels.shape[0];
-                }
-
-                double trainError = (double)wrong / seen;
-                double testError = Evaluate(model, data.Test, device);
-                Sweep.Synchronize(device);
-                double seconds = clock.Elapsed.TotalSeconds;
-                csv.Add(string.Create(CultureInfo.InvariantCulture, $"{name},{epoch + 1},{trainError:F5},{testError:F5},{seconds:F1}"));
-                Console.WriteLine("DEGRADATION " + JsonSerializer.Serialize(new { model = name, epoch = epoch + 1, lr, train_error = trainError, test_error = testError, seconds }));
-            }
+            using var model = network.Create();
+            var run = new ClassifierTrainer(network.Name, model, training).Train(data.Train, data.Test, resume: false, new JsonLines(network.Name), CancellationToken.None);
+            histories.Add(new(network.Name, run.History));
+            CsvResults.Write(Path.Combine(options.Out, "degradation.csv"), histories);
         }
-
-        File.WriteAllLines(Path.Combine(options.Out, "degradation.csv"), csv);
     }
 
-    private static double Evaluate(ResNet model, ImageDataSet test, Device device)
+    private sealed class JsonLines(string name) : ITrainingObserver
     {
-        model.eval();
-        long wrong = 0, seen = 0;
-        using var noGrad = torch.no_grad();
-        foreach (Batch batch in test.GetBatches(new BatchOptions { BatchSize = 1000, Shuffle = false }))
+        public void EpochCompleted(EpochResult r) => Console.WriteLine("DEGRADATION " + JsonSerializer.Serialize(new
         {
-            using var scope = torch.NewDisposeScope();
-            Tensor labels = batch.Labels.to(device);
-            wrong += model.call(batch.Images.to(device)).argmax(1).ne(labels).sum().item<long>();
-            seen += labels.shape[0];
-        }
-
-        return (double)wrong / seen;
-    }
-
-    private static IEnumerable<(string Name, ResNetOptions Options)> Catalogue()
-    {
-        foreach (int depth in new[] { 20, 56 })
-        {
-            ResNetOptions residual = ResNetPresets.CifarResNet(depth) with { InputChannels = 1 };
-            yield return ($"plain-{depth}", residual.AsPlain());
-            yield return ($"resnet-{depth}", residual);
-        }
+            model = name,
+            epoch = r.Epoch,
+            lr = r.LearningRate,
+            train_loss = r.TrainLoss,
+            train_error = r.TrainError,
+            test_loss = r.TestLoss,
+            test_error = r.TestError,
+            seconds = r.Seconds,
+        }));
     }
 }

@@ -1,4 +1,5 @@
 using System;
+using System.ComponentModel;
 using System.Globalization;
 using System.IO;
 using System.Threading;
@@ -7,6 +8,7 @@ using ResidualNet.Blocks;
 using ResidualNet.Layers;
 using ResidualNet.Models;
 using ResidualNet.Weights;
+using Spectre.Console.Cli;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -36,11 +38,13 @@ public static class CustomResNetSample
     /// <param name="console">Where to write.</param>
     /// <param name="cancellationToken">Not used (the sample is short); kept for the common runner.</param>
     /// <returns>0 on success, 2 for bad input, 1 for unexpected failures.</returns>
-    public static int Run(string[] args, SampleConsole console, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(console);
-        return SampleRunner.Run(_ => Execute(args, console), console.Error, cancellationToken);
-    }
+    public static int Run(string[] args, SampleConsole console, CancellationToken cancellationToken) =>
+        SampleApp.Run<CustomResNetCommand>(
+            "dotnet run --project samples/CustomResNet --",
+            "Builds a custom ResNet with ResNetBuilder, prints its summary, saves its weights and loads them back.",
+            args,
+            console,
+            cancellationToken);
 
     /// <summary>The custom activation: hard-swish (x * relu6(x + 3) / 6), registered by name.</summary>
     public static ActivationFactory HardSwish { get; } = ActivationFactory.Custom("HardSwish", () => nn.Hardswish());
@@ -65,35 +69,58 @@ public static class CustomResNetSample
             .AddStage(BlockKind.PreActBasic, 1, 128, stride: 2)
             .Build();
     }
+}
 
-    private static int Execute(string[] args, SampleConsole console)
+/// <summary>The CustomResNet sample's options.</summary>
+public sealed class CustomResNetSettings : CommonSettings
+{
+    /// <summary>Weights file format.</summary>
+    [CommandOption("--format <FORMAT>")]
+    [Description("Weights file format: safetensors, pytorch or torchsharp.")]
+    [DefaultValue("safetensors")]
+    public FileFormat Format { get; init; } = FileFormat.Safetensors;
+
+    /// <summary>Module depth of the summary's rows.</summary>
+    [CommandOption("--summary-depth <N>")]
+    [Description("Module depth of the summary's rows (1 = stem, stages, head).")]
+    [DefaultValue(2)]
+    [Between(1, 10)]
+    public int SummaryDepth { get; init; } = 2;
+
+    /// <summary>Output folder.</summary>
+    [CommandOption("--out <DIR>")]
+    [Description("Output folder for the weights file.")]
+    [DefaultValue("out/custom-resnet")]
+    public string Out { get; init; } = "out/custom-resnet";
+
+    /// <summary>Accepted for uniformity.</summary>
+    [CommandOption("--quick")]
+    [Description("Accepted for uniformity with the other samples (this sample is always quick).")]
+    public bool Quick { get; init; }
+}
+
+/// <summary>The sample, top to bottom.</summary>
+public sealed class CustomResNetCommand : Command<CustomResNetSettings>
+{
+    /// <inheritdoc/>
+    public override int Execute(CommandContext context, CustomResNetSettings settings, CancellationToken cancellationToken)
     {
-        var line = new SampleCommandLine("dotnet run --project samples/CustomResNet --", "Builds a custom ResNet with ResNetBuilder, prints its summary, saves its weights and loads them back.");
-        var format = line.Choice("--format", FileFormat.Safetensors, "Weights file format: safetensors, pytorch or torchsharp.");
-        var depth = line.WholeNumber("--summary-depth", 2, "Module depth of the summary's rows (1 = stem, stages, head).", 1, 10);
-        var seed = line.WholeNumber("--seed", 1, "Seed of the initial weights and the test batch.", 0, int.MaxValue);
-        var threads = line.WholeNumber("--threads", Math.Max(1, Environment.ProcessorCount), "CPU threads for TorchSharp.", 1, 1024);
-        var outOption = line.Text("--out", Path.Combine("out", "custom-resnet"), "Output folder for the weights file.");
-        line.Flag("--quick", "Accepted for uniformity with the other samples (this sample is always quick).");
-        if (!line.Parse(args, console.Out))
-        {
-            return SampleRunner.ExitOk;
-        }
-
-        var output = console.Out;
-        torch.set_num_threads(threads.Value);
-        var options = Options();
+        ArgumentNullException.ThrowIfNull(context);
+        ArgumentNullException.ThrowIfNull(settings);
+        var output = ((SampleConsole)context.Data!).Out;
+        torch.set_num_threads(settings.ThreadCount);
+        var options = CustomResNetSample.Options();
         output.WriteLine("Custom ResNet: 3x3 stem (24) -> 2 x Basic(32) -> 2 x Bottleneck(32 -> 128, SE r=8, stride 2) -> 1 x PreActBasic(128, stride 2) -> pool -> fc(10); activation HardSwish.");
 
-        torch.manual_seed(seed.Value);
+        torch.manual_seed(settings.Seed);
         using var model = new ResNet(options);
         model.eval();
-        var summary = ModelSummary.Create(model, [1, 1, 28, 28], new ModelSummaryOptions { Depth = depth.Value });
+        var summary = ModelSummary.Create(model, [1, 1, 28, 28], new ModelSummaryOptions { Depth = settings.SummaryDepth });
         output.WriteLine(summary.Format());
 
-        string outDir = outOption.Value!;
+        string outDir = settings.Out;
         Directory.CreateDirectory(outDir);
-        string extension = format.Value switch
+        string extension = settings.Format switch
         {
             FileFormat.Safetensors => ".safetensors",
             FileFormat.PyTorch => ".pt",
@@ -103,10 +130,10 @@ public static class CustomResNetSample
         var written = ModelWeights.Save(model, path);
 
         // A fresh instance with other random weights, then the file: its outputs must equal the original's exactly.
-        torch.manual_seed(seed.Value + 1000);
+        torch.manual_seed(settings.Seed + 1000);
         using var reloaded = new ResNet(options);
         reloaded.eval();
-        using var input = torch.randn(8, 1, 28, 28, generator: new torch.Generator((ulong)seed.Value));
+        using var input = torch.randn(8, 1, 28, 28, generator: new torch.Generator((ulong)settings.Seed));
         using var noGrad = torch.no_grad();
         using var before = reloaded.call(input);
         using var expected = model.call(input);

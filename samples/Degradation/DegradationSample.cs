@@ -1,11 +1,14 @@
 using System;
 using System.Collections.Generic;
+using System.ComponentModel;
 using System.Globalization;
 using System.IO;
 using System.Linq;
 using System.Threading;
+using ResidualNet.Plotting;
 using ResidualNet.Samples.Training;
 using Spectre.Console;
+using Spectre.Console.Cli;
 using TorchSharp;
 
 namespace ResidualNet.Samples.Degradation;
@@ -21,70 +24,131 @@ public static class DegradationSample
     /// <param name="console">Where to write.</param>
     /// <param name="cancellationToken">Stops training after the current batch (the checkpoint is kept).</param>
     /// <returns>0 on success, 2 for bad input, 130 when stopped, 1 for unexpected failures.</returns>
-    public static int Run(string[] args, SampleConsole console, CancellationToken cancellationToken)
+    public static int Run(string[] args, SampleConsole console, CancellationToken cancellationToken) =>
+        SampleApp.Run<DegradationCommand>(
+            "dotnet run --project samples/Degradation --",
+            "Trains plain and residual networks of two depths on Fashion-MNIST and compares their training error (He et al. 2015, Fig. 6).",
+            args,
+            console,
+            cancellationToken);
+}
+
+/// <summary>The Degradation sample's options: the shared training options, its recipe and its own.</summary>
+public sealed class DegradationSettings : TrainingSettings
+{
+    /// <summary>Comma-separated networks of <see cref="SampleNetworks.Degradation"/> to train.</summary>
+    [CommandOption("--models <LIST>")]
+    [Description("Comma-separated networks to train: plain-20, plain-56, resnet-20, resnet-56. Default all four.")]
+    public string? Models { get; init; }
+
+    /// <summary>A results CSV to draw instead of training.</summary>
+    [CommandOption("--plot <CSV>")]
+    [Description("Train nothing: draw the PNGs of a degradation.csv written earlier (by this sample or by benchmarks/ResidualNet.GpuSweep) into --out.")]
+    public string? Plot { get; init; }
+
+    /// <inheritdoc/>
+    [CommandOption("--epochs <N>")]
+    [Description("Training epochs. Default 20.")]
+    [Between(1, 10_000)]
+    public override int? Epochs { get; init; }
+
+    /// <inheritdoc/>
+    [CommandOption("--weight-decay <X>")]
+    [Description("L2 weight decay.")]
+    [DefaultValue(1e-4)]
+    [Between(0, 1)]
+    public override double WeightDecay { get; init; } = 1e-4;
+
+    /// <inheritdoc/>
+    [CommandOption("--schedule <NAME>")]
+    [Description("Learning-rate schedule: step (x0.1 at 50% and 75% of the epochs, as in the paper), cosine or constant.")]
+    [DefaultValue("step")]
+    public override LearningRateSchedule Schedule { get; init; } = LearningRateSchedule.Step;
+
+    /// <inheritdoc/>
+    [CommandOption("--out <DIR>")]
+    [Description("Output folder: degradation.csv, the two PNGs, checkpoints.")]
+    [DefaultValue("out/degradation")]
+    public override string Out { get; init; } = "out/degradation";
+
+    /// <inheritdoc/>
+    [CommandOption("--quick")]
+    [Description("Short run: 256 training and 200 test images, 1 epoch, batch 64 (explicit options win).")]
+    public override bool Quick { get; init; }
+
+    /// <summary>The networks to train, in catalogue order.</summary>
+    public IReadOnlyList<NamedNetwork> Networks => Models is null
+        ? SampleNetworks.Degradation
+        : [.. SampleNetworks.Degradation.Where(n => Names.Contains(n.Name, StringComparer.OrdinalIgnoreCase))];
+
+    /// <inheritdoc/>
+    protected override int DefaultEpochs => 20;
+
+    /// <inheritdoc/>
+    protected override QuickRun QuickRun { get; } = new(Epochs: 1, Subset: 256, TestSubset: 200, BatchSize: 64);
+
+    private string[] Names => Models?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) ?? [];
+
+    /// <inheritdoc/>
+    public override ValidationResult Validate()
     {
-        ArgumentNullException.ThrowIfNull(console);
-        return SampleRunner.Run(token => Execute(args, console, token), console.Error, cancellationToken);
+        if (Models is not null && Names.Length == 0)
+        {
+            return ValidationResult.Error($"--models expects a comma-separated list; got '{Models}'.");
+        }
+
+        string? unknown = Names.FirstOrDefault(name => !SampleNetworks.Degradation.Any(n => string.Equals(n.Name, name, StringComparison.OrdinalIgnoreCase)));
+        return unknown is null
+            ? ValidationResult.Success()
+            : ValidationResult.Error($"--models: unknown item '{unknown}'; choose from {string.Join(", ", SampleNetworks.Degradation.Select(n => n.Name))}.");
     }
+}
 
-    private static int Execute(string[] args, SampleConsole console, CancellationToken cancellationToken)
+/// <summary>The sample, top to bottom: train each network with the same seed and recipe (a progress bar each), write
+/// the CSV and the two plots after every network, print the summary table.</summary>
+public sealed class DegradationCommand : Command<DegradationSettings>
+{
+    /// <inheritdoc/>
+    public override int Execute(CommandContext context, DegradationSettings settings, CancellationToken cancellationToken)
     {
-        var catalog = Models.Catalog();
-        var names = catalog.Select(m => m.Name).ToList();
-        var line = new SampleCommandLine("dotnet run --project samples/Degradation --", "Trains plain and residual networks of two depths on Fashion-MNIST and compares their training error (He et al. 2015, Fig. 6).");
-        var settings = new SampleSettings(
-            line, defaultEpochs: 20, defaultLearningRate: 0.1, LearningRateSchedule.Step, defaultWeightDecay: 1e-4, defaultOut: Path.Combine("out", "degradation"),
-            new SampleSettings.QuickDefaults(Epochs: 1, Subset: 256, TestSubset: 200, BatchSize: 64));
-        var models = line.List("--models", names, "Comma-separated models to train.", names);
-        var plotOnly = line.Text("--plot", null, "Train nothing: draw the PNGs of a degradation.csv written earlier (this sample's or benchmarks/ResidualNet.GpuSweep's) into --out.");
-        if (!line.Parse(args, console.Out))
-        {
-            return SampleRunner.ExitOk;
-        }
-
-        if (plotOnly.Value is { } csv)
-        {
-            WriteResults(settings.OutputDirectory, ReadResults(csv), writeCsv: false);
-            console.Out.WriteLine($"Plotted '{csv}' into '{settings.OutputDirectory}'.");
-            return SampleRunner.ExitOk;
-        }
-
+        ArgumentNullException.ThrowIfNull(context);
+        ArgumentNullException.ThrowIfNull(settings);
+        var console = (SampleConsole)context.Data!;
         var output = console.Out;
-        settings.ApplyThreads();
-        using var data = SampleData.Load(settings.DataDirectory, settings.Subset, settings.TestSubset, settings.Seed, output, clampSubsets: settings.Quick);
-        string outDir = settings.OutputDirectory;
-        var options = settings.ToTrainingOptions(Path.Combine(outDir, "checkpoints"));
-        output.WriteLine(string.Create(
-            CultureInfo.InvariantCulture,
-            $"{settings.Epochs} epoch(s), batch {settings.BatchSize}, lr {options.LearningRate} ({options.Schedule.ToString().ToLowerInvariant()}), weight decay {options.WeightDecay}, seed {settings.Seed}, {settings.Threads} thread(s)."));
+        if (settings.Plot is { } csv)
+        {
+            WriteResults(settings.Out, CsvResults.Read(csv), writeCsv: false);
+            output.WriteLine($"Plotted '{csv}' into '{settings.Out}'.");
+            return SampleRunner.ExitOk;
+        }
+
+        using var data = settings.LoadData(output);
+        var options = settings.ToTrainingOptions(Path.Combine(settings.Out, "checkpoints"));
+        output.WriteLine(settings.Recipe() + ".");
 
         var histories = new List<KeyValuePair<string, IReadOnlyList<EpochResult>>>();
         var parameterCounts = new Dictionary<string, long>();
-        TrainingRun? stopped = null;
-        string? stoppedModel = null;
-        int batches = data.Train.BatchCount(settings.BatchSize);
-
+        (string Name, TrainingRun Run)? stopped = null;
+        int batches = data.Train.BatchCount(settings.Batch);
         console.Ansi.Progress()
             .AutoClear(false)
             .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
-            .Start(context =>
+            .Start(progress =>
             {
-                foreach (var entry in catalog.Where(m => models.Value.Contains(m.Name)))
+                foreach (var network in settings.Networks)
                 {
-                    var task = context.AddTask(entry.Name, maxValue: (double)settings.Epochs * batches);
+                    var task = progress.AddTask(network.Name, maxValue: (double)settings.EpochCount * batches);
                     torch.manual_seed(settings.Seed);
-                    using var model = entry.Create();
-                    parameterCounts[entry.Name] = model.parameters().Sum(p => p.numel());
-                    var trainer = new ClassifierTrainer(entry.Name, model, options);
-                    var observer = new SpectreProgressObserver(task, console.Ansi, entry.Name, settings.Epochs);
-                    var run = trainer.Train(data.Train, data.Test, settings.Resume, observer, cancellationToken);
-                    histories.Add(new(entry.Name, run.History));
-                    WriteResults(outDir, histories);
+                    using var model = network.Create();
+                    parameterCounts[network.Name] = model.parameters().Sum(p => p.numel());
+                    var observer = new SpectreProgressObserver(task, console.Ansi, network.Name, settings.EpochCount);
+                    var run = new ClassifierTrainer(network.Name, model, options).Train(data.Train, data.Test, settings.Resume, observer, cancellationToken);
+                    histories.Add(new(network.Name, run.History));
+                    WriteResults(settings.Out, histories);
                     if (run.Cancelled)
                     {
-                        stopped = run;
-                        stoppedModel = entry.Name;
                         task.StopTask();
+                        stopped = (network.Name, run);
                         break;
                     }
 
@@ -94,52 +158,17 @@ public static class DegradationSample
             });
 
         PrintSummary(console, histories, parameterCounts, data.IsSynthetic);
-        output.WriteLine($"Results: '{Path.Combine(outDir, "degradation.csv")}', '{Path.Combine(outDir, "degradation-train-error.png")}', '{Path.Combine(outDir, "degradation-test-error.png")}'.");
-        if (stopped is not null)
+        output.WriteLine($"Results: '{Path.Combine(settings.Out, "degradation.csv")}', '{Path.Combine(settings.Out, "degradation-train-error.png")}', '{Path.Combine(settings.Out, "degradation-test-error.png")}'.");
+        if (stopped is { } s)
         {
-            output.WriteLine($"Stopped by Ctrl+C while training {stoppedModel} (epoch {stopped.StoppedAt!.Value.Epoch + 1}, batch {stopped.StoppedAt.Value.Batch}); checkpoints kept in '{options.CheckpointDirectory}'. Rerun with the same options and --resume to continue.");
+            var (epoch, batch) = s.Run.StoppedAt!.Value;
+            output.WriteLine(s.Run.CheckpointKept
+                ? $"Stopped by Ctrl+C while training {s.Name} (epoch {epoch + 1}, batch {batch}); checkpoints kept in '{options.CheckpointDirectory}'. Rerun with the same options and --resume to continue."
+                : $"Stopped by Ctrl+C while training {s.Name} (epoch {epoch + 1}, batch {batch}); {settings.Precision.ToString().ToLowerInvariant()} training keeps no checkpoint.");
             return SampleRunner.ExitCancelled;
         }
 
         return SampleRunner.ExitOk;
-    }
-
-    /// <summary>Reads a CSV in <see cref="CsvResults.Header"/>'s layout (empty loss columns allowed), grouped by model in file order.</summary>
-    private static List<KeyValuePair<string, IReadOnlyList<EpochResult>>> ReadResults(string path)
-    {
-        if (!File.Exists(path))
-        {
-            throw new UsageException($"--plot: file not found: '{path}'.");
-        }
-
-        string[] lines = File.ReadAllLines(path);
-        if (lines.Length == 0 || lines[0].Trim() != CsvResults.Header)
-        {
-            throw new UsageException($"--plot: '{path}' does not start with the header '{CsvResults.Header}'.");
-        }
-
-        static double Number(string text) => text.Length == 0 ? double.NaN : double.Parse(text, CultureInfo.InvariantCulture);
-        var byModel = new List<KeyValuePair<string, IReadOnlyList<EpochResult>>>();
-        foreach (string row in lines.Skip(1).Where(l => l.Length > 0))
-        {
-            string[] f = row.Split(',');
-            if (f.Length != 8)
-            {
-                throw new UsageException($"--plot: '{path}': a row has {f.Length} fields, expected 8: '{row}'.");
-            }
-
-            var result = new EpochResult(int.Parse(f[1], CultureInfo.InvariantCulture), Number(f[2]), Number(f[3]), Number(f[4]), Number(f[5]), Number(f[6]), Number(f[7]));
-            int index = byModel.FindIndex(h => h.Key == f[0]);
-            if (index < 0)
-            {
-                byModel.Add(new(f[0], new List<EpochResult>()));
-                index = byModel.Count - 1;
-            }
-
-            ((List<EpochResult>)byModel[index].Value).Add(result);
-        }
-
-        return byModel;
     }
 
     private static void WriteResults(string outDir, List<KeyValuePair<string, IReadOnlyList<EpochResult>>> histories, bool writeCsv = true)
@@ -149,10 +178,12 @@ public static class DegradationSample
             CsvResults.Write(Path.Combine(outDir, "degradation.csv"), histories);
         }
 
-        var train = histories.Select(h => new LineSeries(h.Key, h.Value.Select(r => (double)r.Epoch).ToList(), h.Value.Select(r => r.TrainError * 100).ToList())).ToList();
-        var test = histories.Select(h => new LineSeries(h.Key, h.Value.Select(r => (double)r.Epoch).ToList(), h.Value.Select(r => r.TestError * 100).ToList())).ToList();
-        LinePlot.SavePng(Path.Combine(outDir, "degradation-train-error.png"), "Training error on Fashion-MNIST", "epoch", "training error (%)", train);
-        LinePlot.SavePng(Path.Combine(outDir, "degradation-test-error.png"), "Test error on Fashion-MNIST", "epoch", "test error (%)", test);
+        static LineSeries Curve(string name, IReadOnlyList<EpochResult> history, Func<EpochResult, double> error) =>
+            new(name, [.. history.Select(r => (double)r.Epoch)], [.. history.Select(r => error(r) * 100)]);
+        LinePlot.SavePng(histories.Select(h => Curve(h.Key, h.Value, r => r.TrainError)), Path.Combine(outDir, "degradation-train-error.png"),
+            new LinePlotOptions { Title = "Training error on Fashion-MNIST", XLabel = "epoch", YLabel = "training error (%)" });
+        LinePlot.SavePng(histories.Select(h => Curve(h.Key, h.Value, r => r.TestError)), Path.Combine(outDir, "degradation-test-error.png"),
+            new LinePlotOptions { Title = "Test error on Fashion-MNIST", XLabel = "epoch", YLabel = "test error (%)" });
     }
 
     private static void PrintSummary(SampleConsole console, List<KeyValuePair<string, IReadOnlyList<EpochResult>>> histories, Dictionary<string, long> parameterCounts, bool synthetic)
@@ -161,20 +192,15 @@ public static class DegradationSample
         table.AddColumns("model", "parameters", "epochs", "train error", "test error", "best test error");
         foreach (var (name, history) in histories)
         {
+            string parameters = parameterCounts[name].ToString("N0", CultureInfo.InvariantCulture);
             if (history.Count == 0)
             {
-                table.AddRow(name, parameterCounts[name].ToString("N0", CultureInfo.InvariantCulture), "0", "-", "-", "-");
+                table.AddRow(name, parameters, "0", "-", "-", "-");
                 continue;
             }
 
             var last = history[^1];
-            table.AddRow(
-                name,
-                parameterCounts[name].ToString("N0", CultureInfo.InvariantCulture),
-                history.Count.ToString(CultureInfo.InvariantCulture),
-                Formats.Percent(last.TrainError),
-                Formats.Percent(last.TestError),
-                Formats.Percent(history.Min(r => r.TestError)));
+            table.AddRow(name, parameters, history.Count.ToString(CultureInfo.InvariantCulture), Formats.Percent(last.TrainError), Formats.Percent(last.TestError), Formats.Percent(history.Min(r => r.TestError)));
         }
 
         console.Ansi.Write(table);

@@ -4,25 +4,44 @@
 //
 //   dotnet run -c Release --project samples/ModelZoo [-- GLOB]      (GLOB filters names, for example "resnet*")
 using System;
-using System.Globalization;
+using System.ComponentModel;
+using System.Threading;
 using ResidualNet.Models;
+using ResidualNet.Samples;
 using ResidualNet.Samples.ModelZoo;
+using Spectre.Console.Cli;
 using TorchSharp;
 
-CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
-string pattern = args.Length > 0 ? args[0] : "*";
-if (args.Length > 1 || pattern is "-h" or "--help")
+return SampleRunner.Run(token => SampleApp.Run<ModelZooCommand>(
+    "dotnet run -c Release --project samples/ModelZoo --",
+    "Prints a Markdown table of the registry's presets: family, parameters, multiply-adds and state_dict entries.",
+    args,
+    SampleConsole.System,
+    token));
+
+/// <summary>The ModelZoo sample's options.</summary>
+internal sealed class ModelZooSettings : CommandSettings
 {
-    Console.Error.WriteLine("usage: ModelZoo [GLOB]   (prints a markdown table of the registry's presets whose name matches GLOB)");
-    return args.Length > 1 ? 2 : 0;
+    [CommandArgument(0, "[GLOB]")]
+    [Description("Only the presets whose name matches, for example \"resnet*\".")]
+    [DefaultValue("*")]
+    public string Pattern { get; init; } = "*";
 }
 
-torch.set_num_threads(Math.Min(2, Environment.ProcessorCount));
-if (ModelRegistry.Default.List(pattern).Count == 0)
+/// <summary>Prints the table; exit code 1 when no preset matches.</summary>
+internal sealed class ModelZooCommand : Command<ModelZooSettings>
 {
-    Console.Error.WriteLine($"No preset matches '{pattern}'; ModelRegistry.Default holds {ModelRegistry.Default.Count}.");
-    return 1;
-}
+    public override int Execute(CommandContext context, ModelZooSettings settings, CancellationToken cancellationToken)
+    {
+        var console = (SampleConsole)context.Data!;
+        torch.set_num_threads(Math.Min(2, Environment.ProcessorCount));
+        if (ModelRegistry.Default.List(settings.Pattern).Count == 0)
+        {
+            console.Error.WriteLine($"No preset matches '{settings.Pattern}'; ModelRegistry.Default holds {ModelRegistry.Default.Count}.");
+            return SampleRunner.ExitUnexpected;
+        }
 
-PresetTable.Write(ModelRegistry.Default, pattern, Console.Out);
-return 0;
+        PresetTable.Write(ModelRegistry.Default, settings.Pattern, console.Out);
+        return SampleRunner.ExitOk;
+    }
+}

@@ -37,11 +37,13 @@ public static class ScaleOutSample
     /// <param name="console">Where to write.</param>
     /// <param name="cancellationToken">Stops the Python training (its processes are killed).</param>
     /// <returns>0 on success, 2 for bad input (a non-portable network, a missing Python), 130 when stopped, 1 otherwise.</returns>
-    public static int Run(string[] args, SampleConsole console, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(console);
-        return SampleRunner.Run(token => Execute(args, console, token), console.Error, cancellationToken);
-    }
+    public static int Run(string[] args, SampleConsole console, CancellationToken cancellationToken) =>
+        SampleApp.Run<ScaleOutCommand>(
+            "dotnet run -c Release --project samples/ScaleOut --",
+            "Builds a torchvision-compatible ResNet in .NET, trains it in PyTorch with DistributedDataParallel (gloo, N processes), loads the result strictly back into .NET and checks its logits.",
+            args,
+            console,
+            cancellationToken);
 
     /// <summary>
     /// A Markdown table of every network in <paramref name="registry"/>: whether torchvision rebuilds it, with which
@@ -68,96 +70,69 @@ public static class ScaleOutSample
         return text.ToString();
     }
 
-    private static int Execute(string[] args, SampleConsole console, CancellationToken cancellationToken)
+    /// <summary>The sample, top to bottom: refuse what PyTorch cannot rebuild, prepare, train in Python, evaluate in .NET.</summary>
+    /// <param name="settings">The options.</param>
+    /// <param name="console">Where to write.</param>
+    /// <param name="cancellationToken">Stops the Python training.</param>
+    /// <returns>The exit code.</returns>
+    internal static int Execute(ScaleOutSettings settings, SampleConsole console, CancellationToken cancellationToken)
     {
-        var line = new SampleCommandLine("dotnet run -c Release --project samples/ScaleOut --",
-            "Builds a torchvision-compatible ResNet in .NET, trains it in PyTorch with DistributedDataParallel (gloo, N processes), loads the result strictly back into .NET and checks its logits.");
-        var model = line.Text("--model", "resnet18", "A registry preset that torchvision can rebuild (see --portability).");
-        var inputChannels = line.WholeNumber("--input-channels", 1, "Input channels (1 for Fashion-MNIST; the image is repeated over them).", 1, 64);
-        var classes = line.WholeNumber("--classes", 10, "Classes of the head.", 2, 100_000);
-        var processes = line.WholeNumber("--processes", 2, "DDP processes (ranks) started on this machine.", 1, 256);
-        var steps = line.WholeNumber("--steps", 300, "Optimizer steps of every rank.", 1, 10_000_000);
-        var batchSize = line.WholeNumber("--batch-size", 64, "Batch size of every rank.", 1, 65_536);
-        var lr = line.Number("--lr", 0.05, "Initial learning rate (SGD, momentum 0.9, weight decay 5e-4, cosine schedule to 0 over the steps).", 0, 10, minExclusive: true);
-        var seed = line.WholeNumber("--seed", 1, "Seed of the initial weights, of the sampler's shuffle and of generated data.", 0, int.MaxValue);
-        var threads = line.WholeNumber("--threads", 1, "CPU threads of every rank (and of the .NET evaluation).", 1, 1024);
-        var testSubset = line.WholeNumber("--test-subset", 0, "Evaluate on the first N test images (0 = all).", 0, 10_000_000);
-        var logEvery = line.WholeNumber("--log-every", 50, "Print each rank's mean loss every N steps.", 1, 10_000_000);
-        var data = line.Text("--data", null, $"Fashion-MNIST folder (default {FashionMnist.DefaultDirectory}; generated data if that is missing too).");
-        var outOption = line.Text("--out", Path.Combine("out", "scale-out"), "Output folder: model.json, initial.pt, trained.pt, the reference logits.");
-        var python = line.Text("--python", PythonTorch.DefaultInterpreter, $"Python with torch and torchvision (or set {PythonTorch.InterpreterVariable}).");
-        var prepareOnly = line.Flag("--prepare-only", "Only write model.json, initial.pt and the data, and print the Python commands (torchrun too).");
-        var evaluateOnly = line.Flag("--evaluate-only", "Skip preparation and training: load OUT/trained.pt (written by ddp_train.py) and check it.");
-        var portability = line.Flag("--portability", "Print which registry presets torchvision can rebuild, and exit.");
-        var quick = line.Flag("--quick", "Short run: 20 steps, batch 32, lr 0.01, 1000 test images, a loss line every 5 steps (explicit options win).");
-        if (!line.Parse(args, console.Out))
-        {
-            return SampleRunner.ExitOk;
-        }
-
         var output = console.Out;
-        if (portability.Value)
+        if (settings.Portability)
         {
             // The presets as registered (3 channels, 1000 classes) unless the options say otherwise.
             output.Write(PortabilityTable(ModelRegistry.Default, o => o with
             {
-                InputChannels = inputChannels.IsSet ? inputChannels.Value : o.InputChannels,
-                NumClasses = classes.IsSet ? classes.Value : o.NumClasses,
+                InputChannels = settings.InputChannels ?? o.InputChannels,
+                NumClasses = settings.Classes ?? o.NumClasses,
             }));
             return SampleRunner.ExitOk;
         }
 
-        if (prepareOnly.Value && evaluateOnly.Value)
-        {
-            throw new UsageException("--prepare-only and --evaluate-only exclude each other.");
-        }
-
-        int Pick(CommandOption<int> option, int quickValue) => quick.Value && !option.IsSet ? quickValue : option.Value;
-
         // Up front: a network PyTorch cannot rebuild is refused before anything is written or started.
-        var options = ModelRegistry.Default.GetOptions(model.Value!) with { InputChannels = inputChannels.Value, NumClasses = classes.Value };
+        var options = ModelRegistry.Default.GetOptions(settings.Model) with { InputChannels = settings.InputChannels ?? 1, NumClasses = settings.Classes ?? 10 };
         var portable = TorchvisionPortability.Check(options);
         if (!portable.IsPortable)
         {
             throw new UsageException(
-                $"--model {model.Value}: torchvision cannot rebuild this network, so PyTorch cannot train it: {string.Join("; ", portable.NonPortableOptions)}.");
+                $"--model {settings.Model}: torchvision cannot rebuild this network, so PyTorch cannot train it: {string.Join("; ", portable.NonPortableOptions)}.");
         }
 
-        string outDir = Path.GetFullPath(outOption.Value!);
-        torch.set_num_threads(threads.Value);
+        string outDir = Path.GetFullPath(settings.Out);
+        torch.set_num_threads(settings.Threads);
         var files = new RoundTripFiles(outDir);
-        if (!evaluateOnly.Value)
+        if (!settings.EvaluateOnly)
         {
-            string dataDir = Prepare(options, portable, model.Value!, data.Value, seed.Value, files, output);
+            string dataDir = Prepare(options, portable, settings.Model, settings.Data, settings.Seed, files, output);
             var pythonArgs = new List<string>
             {
                 "--model-dir", outDir, "--data", dataDir,
-                "--steps", Text(Pick(steps, 20)), "--batch-size", Text(Pick(batchSize, 32)), "--lr", (quick.Value && !lr.IsSet ? 0.01 : lr.Value).ToString("R", CultureInfo.InvariantCulture),
-                "--seed", Text(seed.Value), "--threads", Text(threads.Value), "--log-every", Text(Pick(logEvery, 5)),
-                "--test-count", Text(Pick(testSubset, 1000)),
+                "--steps", Text(settings.StepCount), "--batch-size", Text(settings.Batch), "--lr", settings.Rate.ToString("R", CultureInfo.InvariantCulture),
+                "--seed", Text(settings.Seed), "--threads", Text(settings.Threads), "--log-every", Text(settings.LogInterval),
+                "--test-count", Text(settings.TestCount),
             };
             string script = ScriptPath;
-            if (prepareOnly.Value)
+            if (settings.PrepareOnly)
             {
                 string rest = string.Join(' ', pythonArgs);
                 output.WriteLine("Train on this machine:");
-                output.WriteLine($"  {python.Value} {script} --processes {processes.Value} {rest}");
+                output.WriteLine($"  {settings.Interpreter} {script} --processes {settings.Processes} {rest}");
                 output.WriteLine("Or on several machines: the same command on each, with these files at the same path (the machine that gets rank 0 writes the results;");
                 output.WriteLine("--redirects 2 --tee 2 works around torchrun 1.13's failure on Python 3.11 with the default '0'):");
-                output.WriteLine($"  torchrun --nnodes 2 --nproc_per_node {processes.Value} --rdzv_id scaleout --rdzv_backend c10d --rdzv_endpoint HOST:29500 --redirects 2 --tee 2 {script} {rest}");
-                output.WriteLine($"Then: dotnet run -c Release --project samples/ScaleOut -- --model {model.Value} --input-channels {inputChannels.Value} --classes {classes.Value} --out {outDir} --evaluate-only");
+                output.WriteLine($"  torchrun --nnodes 2 --nproc_per_node {settings.Processes} --rdzv_id scaleout --rdzv_backend c10d --rdzv_endpoint HOST:29500 --redirects 2 --tee 2 {script} {rest}");
+                output.WriteLine($"Then: dotnet run -c Release --project samples/ScaleOut -- --model {settings.Model} --input-channels {options.InputChannels} --classes {options.NumClasses} --out {outDir} --evaluate-only");
                 return SampleRunner.ExitOk;
             }
 
-            if (PythonTorch.FindProblem(python.Value!) is { } problem)
+            if (PythonTorch.FindProblem(settings.Interpreter) is { } problem)
             {
                 throw new SampleException($"training needs Python with torch and torchvision: {problem} Use --prepare-only to write the files without it.");
             }
 
-            pythonArgs.InsertRange(0, [script, "--processes", Text(processes.Value), "--port", Text(FreePort())]);
-            output.WriteLine($"Training in PyTorch: {python.Value} {string.Join(' ', pythonArgs)}");
+            pythonArgs.InsertRange(0, [script, "--processes", Text(settings.Processes), "--port", Text(FreePort())]);
+            output.WriteLine($"Training in PyTorch: {settings.Interpreter} {string.Join(' ', pythonArgs)}");
             var tail = new Queue<string>();
-            int code = PythonTorch.Run(python.Value!, pythonArgs, new Dictionary<string, string> { ["OMP_NUM_THREADS"] = Text(threads.Value) },
+            int code = PythonTorch.Run(settings.Interpreter, pythonArgs, new Dictionary<string, string> { ["OMP_NUM_THREADS"] = Text(settings.Threads) },
                 text =>
                 {
                     output.WriteLine("  " + text);
@@ -174,7 +149,7 @@ public static class ScaleOutSample
             }
         }
 
-        return Evaluate(options, files, data.Value, output);
+        return Evaluate(options, files, settings.Data, output);
     }
 
     /// <summary>Writes model.json, initial.pt and (without Fashion-MNIST) generated IDX data; returns the data folder for Python.</summary>
@@ -320,5 +295,16 @@ public static class ScaleOutSample
         public string ReferenceInput => Path.Combine(Folder, "reference-input.f32");
 
         public string ReferenceLogits => Path.Combine(Folder, "reference-logits.f32");
+    }
+}
+
+/// <summary>The Spectre.Console.Cli command of the sample.</summary>
+public sealed class ScaleOutCommand : Spectre.Console.Cli.Command<ScaleOutSettings>
+{
+    /// <inheritdoc/>
+    public override int Execute(Spectre.Console.Cli.CommandContext context, ScaleOutSettings settings, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        return ScaleOutSample.Execute(settings, (SampleConsole)context.Data!, cancellationToken);
     }
 }

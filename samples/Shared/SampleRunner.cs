@@ -101,6 +101,27 @@ public static class SampleRunner
     }
 }
 
+/// <summary>Bad command-line input; <see cref="SampleRunner"/> prints its message as one line and exits with code 2.</summary>
+public sealed class UsageException : Exception
+{
+    /// <summary>Creates the exception.</summary>
+    public UsageException()
+    {
+    }
+
+    /// <summary>Creates the exception with a one-line message naming the option and the value received.</summary>
+    public UsageException(string message)
+        : base(message)
+    {
+    }
+
+    /// <summary>Creates the exception with a message and a cause.</summary>
+    public UsageException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+    }
+}
+
 /// <summary>An expected failure of a sample (for example an incompatible checkpoint); reported as one line, exit code 2.</summary>
 public sealed class SampleException : Exception
 {

@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Diagnostics;
 using System.IO;
+using System.Linq;
 using System.Text.Json;
 using System.Threading;
 using ResidualNet.Data;
@@ -16,14 +17,17 @@ namespace ResidualNet.Samples.Training;
 /// <param name="History">One result per finished epoch (including epochs restored from a checkpoint).</param>
 /// <param name="Cancelled">Whether training stopped early on the cancellation token.</param>
 /// <param name="ResumedFrom">Where training resumed (epoch, batch), or <see langword="null"/> for a fresh start.</param>
-/// <param name="StoppedAt">Where a cancelled run stopped (epoch, next batch); the checkpoint resumes there.</param>
-public sealed record TrainingRun(IReadOnlyList<EpochResult> History, bool Cancelled, (int Epoch, int Batch)? ResumedFrom, (int Epoch, int Batch)? StoppedAt);
+/// <param name="StoppedAt">Where a cancelled run stopped (epoch, next batch); a checkpoint, if kept, resumes there.</param>
+/// <param name="CheckpointKept">Whether a checkpoint of the last state is on disk (fp32 training with a checkpoint folder).</param>
+public sealed record TrainingRun(IReadOnlyList<EpochResult> History, bool Cancelled, (int Epoch, int Batch)? ResumedFrom, (int Epoch, int Batch)? StoppedAt, bool CheckpointKept);
 
 /// <summary>
 /// Trains any <c>Module&lt;Tensor, Tensor&gt;</c> classifier (logits N x classes) with SGD + momentum, weight decay and
-/// a step or cosine schedule; measures per-epoch training and test error; saves a checkpoint after every epoch and
-/// when cancelled, and resumes from it. Data order and augmentation depend only on (seed, epoch, batch), and the
-/// optimizer's momentum is saved, so a resumed run continues where the interrupted one stopped.
+/// a step or cosine schedule, on the CPU or a CUDA GPU (<see cref="TrainingOptions.Device"/>), in fp32 or bf16 mixed
+/// precision (<see cref="TrainingOptions.Precision"/>, through ResidualNet's <see cref="MixedPrecisionTrainer"/>);
+/// measures per-epoch training and test error. In fp32 it saves a checkpoint after every epoch and when cancelled,
+/// and resumes from it: data order and augmentation depend only on (seed, epoch, batch), and the optimizer's momentum
+/// is saved, so a resumed run continues exactly where the interrupted one stopped. bf16 training keeps no checkpoint.
 /// </summary>
 public sealed class ClassifierTrainer
 {
@@ -32,11 +36,14 @@ public sealed class ClassifierTrainer
     private readonly string _name;
     private readonly nn.Module<Tensor, Tensor> _model;
     private readonly TrainingOptions _options;
+    private readonly Device _device;
 
     /// <summary>Creates a trainer.</summary>
     /// <param name="name">Model name (checkpoint file names; letters, digits, '-', '_' and '.').</param>
-    /// <param name="model">The classifier; its parameters are trained in place.</param>
+    /// <param name="model">The classifier, on the CPU in fp32; its parameters are trained in place. During training
+    /// it lives on <see cref="TrainingOptions.Device"/>; afterwards it is back on the CPU, in fp32.</param>
     /// <param name="options">Training settings.</param>
+    /// <exception cref="SampleException">CUDA was asked for and is not available.</exception>
     public ClassifierTrainer(string name, nn.Module<Tensor, Tensor> model, TrainingOptions options)
     {
         ArgumentException.ThrowIfNullOrEmpty(name);
@@ -51,6 +58,7 @@ public sealed class ClassifierTrainer
         _name = name;
         _model = model;
         _options = options;
+        _device = options.Device.ToTorchDevice();
     }
 
     /// <summary>Paths of this model's checkpoint files.</summary>
@@ -64,7 +72,7 @@ public sealed class ClassifierTrainer
 
     /// <summary>
     /// Trains for <see cref="TrainingOptions.Epochs"/> epochs (or what remains of them when resuming). Checks the token
-    /// after every batch: when cancelled it saves a checkpoint (if a folder is set) and returns with
+    /// after every batch: when cancelled it saves a checkpoint (fp32 with a checkpoint folder) and returns with
     /// <see cref="TrainingRun.Cancelled"/> set.
     /// </summary>
     /// <param name="train">Training set.</param>
@@ -73,34 +81,55 @@ public sealed class ClassifierTrainer
     /// <param name="observer">Progress receiver, or <see langword="null"/>.</param>
     /// <param name="cancellationToken">Stops training after the current batch.</param>
     /// <returns>The history and how the run ended.</returns>
+    /// <exception cref="SampleException">A checkpoint to resume from does not fit these settings, or is corrupt; or
+    /// resuming was asked for in bf16.</exception>
     public TrainingRun Train(ImageDataSet train, ImageDataSet test, bool resume, ITrainingObserver? observer, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(train);
         ArgumentNullException.ThrowIfNull(test);
-        observer ??= new NullObserver();
-        if (_options.Precision == TrainingPrecision.BFloat16)
+        bool fullPrecision = _options.Precision == TrainingPrecision.Fp32;
+        if (resume && HasCheckpoint && !fullPrecision)
         {
-            if (resume && HasCheckpoint)
-            {
-                throw new SampleException("--resume works with fp32 training only; rerun without --resume or with --precision fp32.");
-            }
-
-            return TrainMixed(train, test, observer, cancellationToken);
+            throw new SampleException("--resume works with fp32 training only; rerun without --resume or with --precision fp32.");
         }
 
-        var parameters = _model.parameters();
-        using var optimizer = optim.SGD(parameters, _options.LearningRate, momentum: _options.Momentum, dampening: 0, weight_decay: _options.WeightDecay);
+        bool onAccelerator = _device.type != DeviceType.CPU;
+        if (onAccelerator)
+        {
+            _model.to(_device);
+        }
+
+        Step? step = null;
+        try
+        {
+            step = fullPrecision ? new FullPrecisionStep(_model, _options) : new MixedPrecisionStep(_model, _options);
+            return Run(train, test, resume && fullPrecision, step, observer ?? new NullObserver(), cancellationToken);
+        }
+        finally
+        {
+            step?.Dispose();
+            if (onAccelerator)
+            {
+                _model.to(CPU);
+            }
+        }
+    }
+
+    /// <summary>The epoch loop, one for every device and precision; <paramref name="step"/> does the arithmetic.</summary>
+    private TrainingRun Run(ImageDataSet train, ImageDataSet test, bool resume, Step step, ITrainingObserver observer, CancellationToken cancellationToken)
+    {
         var batchOptions = new BatchOptions { BatchSize = _options.BatchSize, Shuffle = true, Seed = _options.Seed, Augmentation = _options.Augmentation };
         int batchCount = train.BatchCount(_options.BatchSize);
+        var checkpoint = step.Checkpointable && _options.CheckpointDirectory is not null ? ((FullPrecisionStep)step).Optimizer : null;
 
         var history = new List<EpochResult>();
         int startEpoch = 0, startBatch = 0;
         double lossSum = 0, seconds = 0;
         long wrong = 0, seen = 0;
         (int, int)? resumedFrom = null;
-        if (resume && HasCheckpoint)
+        if (resume && checkpoint is not null && HasCheckpoint)
         {
-            var state = LoadCheckpoint(optimizer, train.Count);
+            var state = LoadCheckpoint(checkpoint, train.Count);
             history.AddRange(state.History);
             startEpoch = state.CompletedEpochs;
             startBatch = state.NextBatch;
@@ -119,168 +148,80 @@ public sealed class ClassifierTrainer
             foreach (var batch in train.GetBatches(batchOptions, epoch, epoch == startEpoch ? startBatch : 0))
             {
                 rate = _options.LearningRateAt(epoch, batch.Index, batchCount);
-                foreach (var group in optimizer.ParamGroups)
+                foreach (var group in step.Optimizer.ParamGroups)
                 {
                     group.LearningRate = rate;
                 }
 
-                double loss;
-                using (var scope = NewDisposeScope())
-                {
-                    optimizer.zero_grad();
-                    var logits = _model.call(batch.Images);
-                    var lossTensor = nn.functional.cross_entropy(logits, batch.Labels);
-                    lossTensor.backward();
-                    optimizer.step();
-                    loss = lossTensor.item<float>();
-                    wrong += logits.argmax(1).ne(batch.Labels).sum().item<long>();
-                }
-
+                var (loss, batchWrong) = step.Train(OnDevice(batch.Images, _device), OnDevice(batch.Labels, _device));
+                wrong += batchWrong;
                 lossSum += loss * batch.Size;
                 seen += batch.Size;
                 observer.BatchCompleted(epoch, batch.Index, batchCount, loss);
                 if (cancellationToken.IsCancellationRequested && batch.Index < batchCount - 1)
                 {
-                    var state = State(history, epoch, batch.Index + 1, lossSum, wrong, seen, seconds + clock.Elapsed.TotalSeconds, train.Count);
-                    SaveCheckpoint(optimizer, state);
-                    return new TrainingRun(history, true, resumedFrom, (epoch, batch.Index + 1));
+                    if (checkpoint is not null)
+                    {
+                        SaveCheckpoint(checkpoint, State(history, epoch, batch.Index + 1, lossSum, wrong, seen, seconds + clock.Elapsed.TotalSeconds, train.Count));
+                    }
+
+                    return new TrainingRun(history, true, resumedFrom, (epoch, batch.Index + 1), checkpoint is not null);
                 }
             }
 
-            var evaluation = Evaluate(_model, test, _options.EvaluationBatchSize);
+            var evaluation = Evaluate(_model, test, _options.EvaluationBatchSize, step.PrepareInput);
             var result = new EpochResult(epoch + 1, lossSum / Math.Max(1, seen), (double)wrong / Math.Max(1, seen), evaluation.Loss, evaluation.Error, rate, seconds + clock.Elapsed.TotalSeconds);
             history.Add(result);
             lossSum = 0;
             wrong = 0;
             seen = 0;
             seconds = 0;
-            SaveCheckpoint(optimizer, State(history, epoch + 1, 0, 0, 0, 0, 0, train.Count));
+            if (checkpoint is not null)
+            {
+                SaveCheckpoint(checkpoint, State(history, epoch + 1, 0, 0, 0, 0, 0, train.Count));
+            }
+
             observer.EpochCompleted(result);
             if (cancellationToken.IsCancellationRequested && epoch + 1 < _options.Epochs)
             {
-                return new TrainingRun(history, true, resumedFrom, (epoch + 1, 0));
+                return new TrainingRun(history, true, resumedFrom, (epoch + 1, 0), checkpoint is not null);
             }
         }
 
-        return new TrainingRun(history, false, resumedFrom, null);
+        return new TrainingRun(history, false, resumedFrom, null, checkpoint is not null);
     }
 
-    /// <summary>Mean loss and error of a classifier on a data set (evaluation mode, no gradients, no augmentation).</summary>
+    /// <summary>Mean loss, error and the predicted class of every sample (evaluation mode, no gradients, no
+    /// augmentation), on the device the model's parameters are on.</summary>
     /// <param name="model">The classifier; left in evaluation mode.</param>
     /// <param name="data">The data.</param>
     /// <param name="batchSize">Batch size.</param>
-    /// <returns>Loss, error and sample count.</returns>
-    public static Evaluation Evaluate(nn.Module<Tensor, Tensor> model, ImageDataSet data, int batchSize = 1000) => Evaluate(model, data, batchSize, null);
-
-    /// <summary>As <see cref="Evaluate(nn.Module{Tensor, Tensor}, ImageDataSet, int)"/>, converting every input batch
-    /// first (for example to bf16 and channels_last for a model prepared for fast inference).</summary>
-    /// <param name="model">The classifier; left in evaluation mode.</param>
-    /// <param name="data">The data.</param>
-    /// <param name="batchSize">Batch size.</param>
-    /// <param name="prepareInput">Converts an fp32 batch to what the model expects, or <see langword="null"/>.</param>
-    /// <returns>Loss, error and sample count.</returns>
-    public static Evaluation Evaluate(nn.Module<Tensor, Tensor> model, ImageDataSet data, int batchSize, Func<Tensor, Tensor>? prepareInput)
+    /// <param name="prepareInput">Converts each fp32 batch to what the model takes (for example bf16 and channels_last
+    /// for a model prepared for fast inference), or <see langword="null"/>.</param>
+    /// <returns>Loss, error, sample count and predictions.</returns>
+    public static Evaluation Evaluate(nn.Module<Tensor, Tensor> model, ImageDataSet data, int batchSize = 1000, Func<Tensor, Tensor>? prepareInput = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(data);
         model.eval();
+        var device = DeviceOf(model);
         double lossSum = 0;
         long wrong = 0;
-        using var noGrad = no_grad();
-        foreach (var batch in data.GetBatches(new BatchOptions { BatchSize = batchSize, Shuffle = false }))
-        {
-            using var scope = NewDisposeScope();
-            var logits = model.call(prepareInput is null ? batch.Images : prepareInput(batch.Images)).to(ScalarType.Float32);
-            lossSum += nn.functional.cross_entropy(logits, batch.Labels, reduction: nn.Reduction.Sum).item<float>();
-            wrong += logits.argmax(1).ne(batch.Labels).sum().item<long>();
-        }
-
-        return new Evaluation(lossSum / data.Count, (double)wrong / data.Count, data.Count);
-    }
-
-    /// <summary>The predicted class of every sample (evaluation mode, no gradients, no augmentation).</summary>
-    /// <param name="model">The classifier; left in evaluation mode.</param>
-    /// <param name="data">The data.</param>
-    /// <param name="batchSize">Batch size.</param>
-    /// <param name="prepareInput">Converts an fp32 batch to what the model expects, or <see langword="null"/>.</param>
-    /// <returns>One class index per sample, in data order.</returns>
-    public static long[] Predict(nn.Module<Tensor, Tensor> model, ImageDataSet data, int batchSize = 1000, Func<Tensor, Tensor>? prepareInput = null)
-    {
-        ArgumentNullException.ThrowIfNull(model);
-        ArgumentNullException.ThrowIfNull(data);
-        model.eval();
         var predictions = new List<long>(data.Count);
         using var noGrad = no_grad();
         foreach (var batch in data.GetBatches(new BatchOptions { BatchSize = batchSize, Shuffle = false }))
         {
             using var scope = NewDisposeScope();
-            var logits = model.call(prepareInput is null ? batch.Images : prepareInput(batch.Images)).to(ScalarType.Float32);
-            predictions.AddRange(logits.argmax(1).data<long>().ToArray());
+            var images = OnDevice(batch.Images, device);
+            var labels = OnDevice(batch.Labels, device);
+            var logits = model.call(prepareInput is null ? images : prepareInput(images)).to(ScalarType.Float32);
+            lossSum += nn.functional.cross_entropy(logits, labels, reduction: nn.Reduction.Sum).item<float>();
+            var predicted = logits.argmax(1);
+            wrong += predicted.ne(labels).sum().item<long>();
+            predictions.AddRange(predicted.cpu().data<long>().ToArray());
         }
 
-        return [.. predictions];
-    }
-
-    /// <summary>bf16 mixed-precision training (fp32 master weights, <see cref="MixedPrecisionTrainer"/>); no checkpoints.
-    /// The model is turned back into fp32 (with the master weights) when training ends or stops.</summary>
-    private TrainingRun TrainMixed(ImageDataSet train, ImageDataSet test, ITrainingObserver observer, CancellationToken cancellationToken)
-    {
-        var batchOptions = new BatchOptions { BatchSize = _options.BatchSize, Shuffle = true, Seed = _options.Seed, Augmentation = _options.Augmentation };
-        int batchCount = train.BatchCount(_options.BatchSize);
-        var history = new List<EpochResult>();
-        var mixed = new MixedPrecisionTrainer(
-            _model,
-            ps => optim.SGD(ps, _options.LearningRate, momentum: _options.Momentum, dampening: 0, weight_decay: _options.WeightDecay),
-            MixedPrecisionOptions.BFloat16);
-        try
-        {
-            for (int epoch = 0; epoch < _options.Epochs; epoch++)
-            {
-                var clock = Stopwatch.StartNew();
-                double rate = _options.LearningRate, lossSum = 0;
-                long wrong = 0, seen = 0;
-                _model.train();
-                foreach (var batch in train.GetBatches(batchOptions, epoch, 0))
-                {
-                    rate = _options.LearningRateAt(epoch, batch.Index, batchCount);
-                    foreach (var group in mixed.Optimizer.ParamGroups)
-                    {
-                        group.LearningRate = rate;
-                    }
-
-                    long batchWrong = 0;
-                    var labels = batch.Labels;
-                    var step = mixed.Step(batch.Images, logits =>
-                    {
-                        batchWrong = logits.argmax(1).ne(labels).sum().item<long>();
-                        return nn.functional.cross_entropy(logits, labels);
-                    });
-                    wrong += batchWrong;
-                    lossSum += step.Loss * batch.Size;
-                    seen += batch.Size;
-                    observer.BatchCompleted(epoch, batch.Index, batchCount, step.Loss);
-                    if (cancellationToken.IsCancellationRequested && batch.Index < batchCount - 1)
-                    {
-                        return new TrainingRun(history, true, null, (epoch, batch.Index + 1));
-                    }
-                }
-
-                var evaluation = Evaluate(_model, test, _options.EvaluationBatchSize, images => images.to(ScalarType.BFloat16));
-                var result = new EpochResult(epoch + 1, lossSum / Math.Max(1, seen), (double)wrong / Math.Max(1, seen), evaluation.Loss, evaluation.Error, rate, clock.Elapsed.TotalSeconds);
-                history.Add(result);
-                observer.EpochCompleted(result);
-                if (cancellationToken.IsCancellationRequested && epoch + 1 < _options.Epochs)
-                {
-                    return new TrainingRun(history, true, null, (epoch + 1, 0));
-                }
-            }
-
-            return new TrainingRun(history, false, null, null);
-        }
-        finally
-        {
-            mixed.ToFullPrecision();
-        }
+        return new Evaluation(lossSum / data.Count, (double)wrong / data.Count, data.Count, predictions);
     }
 
     private TrainingState State(List<EpochResult> history, int completed, int nextBatch, double lossSum, long wrong, long seen, double seconds, int trainCount) => new()
@@ -361,5 +302,81 @@ public sealed class ClassifierTrainer
         return state;
     }
 
+    private static Tensor OnDevice(Tensor tensor, Device device) => device.type == DeviceType.CPU ? tensor : tensor.to(device);
+
+    private static Device DeviceOf(nn.Module<Tensor, Tensor> model) => model.parameters().FirstOrDefault()?.device ?? CPU;
+
     private sealed class NullObserver : ITrainingObserver;
+
+    /// <summary>The arithmetic of one training step; the epoch loop is <see cref="Run"/>.</summary>
+    private abstract class Step : IDisposable
+    {
+        /// <summary>The optimizer whose learning rate the schedule sets.</summary>
+        public abstract optim.Optimizer Optimizer { get; }
+
+        /// <summary>Whether its state can be saved and restored (checkpoints).</summary>
+        public abstract bool Checkpointable { get; }
+
+        /// <summary>Forward, loss, backward and update on one batch (already on the device).</summary>
+        /// <returns>The batch's mean loss and how many of its samples were misclassified.</returns>
+        public abstract (double Loss, long Wrong) Train(Tensor images, Tensor labels);
+
+        /// <summary>Converts an evaluation batch to what the model takes during training.</summary>
+        public virtual Tensor PrepareInput(Tensor images) => images;
+
+        /// <summary>Releases the optimizer (and, in bf16, turns the model back into fp32).</summary>
+        public abstract void Dispose();
+    }
+
+    /// <summary>fp32: SGD on the model's own parameters.</summary>
+    private sealed class FullPrecisionStep(nn.Module<Tensor, Tensor> model, TrainingOptions options) : Step
+    {
+        private readonly SGD _optimizer = optim.SGD(model.parameters(), options.LearningRate, momentum: options.Momentum, dampening: 0, weight_decay: options.WeightDecay);
+
+        public override SGD Optimizer => _optimizer;
+
+        public override bool Checkpointable => true;
+
+        public override (double Loss, long Wrong) Train(Tensor images, Tensor labels)
+        {
+            using var scope = NewDisposeScope();
+            _optimizer.zero_grad();
+            var logits = model.call(images);
+            var loss = nn.functional.cross_entropy(logits, labels);
+            loss.backward();
+            _optimizer.step();
+            return (loss.item<float>(), logits.argmax(1).ne(labels).sum().item<long>());
+        }
+
+        public override void Dispose() => _optimizer.Dispose();
+    }
+
+    /// <summary>bf16 mixed precision: <see cref="MixedPrecisionTrainer"/> keeps fp32 master weights and runs SGD on them;
+    /// disposing turns the model back into fp32 with the master weights.</summary>
+    private sealed class MixedPrecisionStep(nn.Module<Tensor, Tensor> model, TrainingOptions options) : Step
+    {
+        private readonly MixedPrecisionTrainer _mixed = new(
+            model,
+            ps => optim.SGD(ps, options.LearningRate, momentum: options.Momentum, dampening: 0, weight_decay: options.WeightDecay),
+            MixedPrecisionOptions.BFloat16);
+
+        public override optim.Optimizer Optimizer => _mixed.Optimizer;
+
+        public override bool Checkpointable => false;
+
+        public override (double Loss, long Wrong) Train(Tensor images, Tensor labels)
+        {
+            long wrong = 0;
+            var step = _mixed.Step(images, logits =>
+            {
+                wrong = logits.argmax(1).ne(labels).sum().item<long>();
+                return nn.functional.cross_entropy(logits, labels);
+            });
+            return (step.Loss, wrong);
+        }
+
+        public override Tensor PrepareInput(Tensor images) => images.to(ScalarType.BFloat16);
+
+        public override void Dispose() => _mixed.ToFullPrecision();
+    }
 }

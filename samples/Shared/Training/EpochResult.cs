@@ -1,3 +1,5 @@
+using System.Collections.Generic;
+
 namespace ResidualNet.Samples.Training;
 
 /// <summary>Numbers for one finished epoch.</summary>
@@ -10,11 +12,12 @@ namespace ResidualNet.Samples.Training;
 /// <param name="Seconds">Wall time of the epoch, evaluation included (summed over interrupted parts).</param>
 public sealed record EpochResult(int Epoch, double TrainLoss, double TrainError, double TestLoss, double TestError, double LearningRate, double Seconds);
 
-/// <summary>Loss and error of a model on a data set.</summary>
+/// <summary>Loss, error and predictions of a model on a data set.</summary>
 /// <param name="Loss">Mean cross-entropy.</param>
 /// <param name="Error">Fraction misclassified.</param>
 /// <param name="Count">Number of samples.</param>
-public sealed record Evaluation(double Loss, double Error, int Count)
+/// <param name="Predictions">The predicted class of every sample, in data order.</param>
+public sealed record Evaluation(double Loss, double Error, int Count, IReadOnlyList<long> Predictions)
 {
     /// <summary>1 - <see cref="Error"/>.</summary>
     public double Accuracy => 1 - Error;

@@ -1,6 +1,8 @@
 using System;
 using System.Collections.Generic;
 using ResidualNet.Data;
+using TorchSharp;
+using static TorchSharp.torch;
 
 namespace ResidualNet.Samples.Training;
 
@@ -63,6 +65,9 @@ public sealed record TrainingOptions
     /// <summary>Arithmetic of training: fp32, or bf16 mixed precision with fp32 master weights. Default fp32.</summary>
     public TrainingPrecision Precision { get; init; } = TrainingPrecision.Fp32;
 
+    /// <summary>Where training runs: the CPU, or a CUDA GPU. Default CPU.</summary>
+    public TrainingDevice Device { get; init; } = TrainingDevice.Cpu;
+
     /// <summary>Folder for checkpoints (weights, optimizer state, JSON state), or <see langword="null"/> for none. Default none.</summary>
     public string? CheckpointDirectory { get; init; }
 
@@ -76,6 +81,8 @@ public sealed record TrainingOptions
         Check(WeightDecay >= 0 && double.IsFinite(WeightDecay), nameof(WeightDecay), WeightDecay, "must be 0 or more");
         Check(StepFactor is > 0 and <= 1, nameof(StepFactor), StepFactor, "must be in (0, 1]");
         Check(EvaluationBatchSize >= 1, nameof(EvaluationBatchSize), EvaluationBatchSize, "must be 1 or more");
+        Check(Enum.IsDefined(Precision), nameof(Precision), Precision, "must be Fp32 or BF16");
+        Check(Enum.IsDefined(Device), nameof(Device), Device, "must be Cpu or Cuda");
         foreach (double m in StepMilestones)
         {
             Check(m is > 0 and < 1, nameof(StepMilestones), m, "must hold fractions in (0, 1)");
@@ -128,5 +135,32 @@ public enum TrainingPrecision
     Fp32 = 0,
 
     /// <summary>bf16 forward and backward with fp32 master weights (ResidualNet.Performance.MixedPrecisionTrainer).</summary>
-    BFloat16 = 1,
+    BF16 = 1,
+}
+
+/// <summary>Where training runs.</summary>
+public enum TrainingDevice
+{
+    /// <summary>The CPU.</summary>
+    Cpu = 0,
+
+    /// <summary>The first CUDA GPU; needs a CUDA build of libtorch (the samples reference TorchSharp-cpu).</summary>
+    Cuda = 1,
+}
+
+/// <summary>Turns a <see cref="TrainingDevice"/> into TorchSharp's device.</summary>
+public static class TrainingDevices
+{
+    /// <summary>The TorchSharp device; for <see cref="TrainingDevice.Cuda"/> only when <c>torch.cuda.is_available()</c>.</summary>
+    /// <param name="device">The choice.</param>
+    /// <returns>The device.</returns>
+    /// <exception cref="SampleException">CUDA was asked for and is not available (a one-line, exit-code-2 error in the samples).</exception>
+    public static Device ToTorchDevice(this TrainingDevice device) => device switch
+    {
+        TrainingDevice.Cpu => CPU,
+        TrainingDevice.Cuda when torch.cuda.is_available() => CUDA,
+        TrainingDevice.Cuda => throw new SampleException(
+            "device cuda was asked for, but torch.cuda.is_available() is false: the libtorch loaded has no CUDA support (the samples reference TorchSharp-cpu) or no GPU is visible; use --device cpu."),
+        _ => throw new ArgumentOutOfRangeException(nameof(device), device, $"device must be Cpu or Cuda; got {device}."),
+    };
 }

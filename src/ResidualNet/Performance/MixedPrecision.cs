@@ -162,14 +162,19 @@ public sealed class MixedPrecisionTrainer : IDisposable
         }
 
         _model = model;
-        _masters = model.parameters()
-            .Select(p =>
-            {
-                var master = new Parameter(p.detach().clone(), p.requires_grad);
-                master.DetachFromDisposeScope();
-                return master;
-            })
-            .ToList();
+        using (NewDisposeScope())
+        {
+            // The scope disposes the detach() temporaries; the masters outlive it.
+            _masters = model.parameters()
+                .Select(p =>
+                {
+                    var master = new Parameter(p.detach().clone(), p.requires_grad);
+                    master.DetachFromDisposeScope();
+                    return master;
+                })
+                .ToList();
+        }
+
         model.to(Options.ComputeType);
         _computeParameters = model.parameters().ToList();
         if (Options.FlatBuffers)

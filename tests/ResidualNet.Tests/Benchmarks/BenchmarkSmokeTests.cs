@@ -43,8 +43,8 @@ public class BenchmarkSmokeTests
     {
         SuiteTypes().Select(t => t.Name).Should().BeEquivalentTo(
             "BlockBenchmarks", "CheckpointBenchmarks", "CifarInferenceBenchmarks", "CifarTrainingBenchmarks", "GradientFlowMonitorBenchmarks",
-            "NetworkInferenceBenchmarks", "NetworkTrainingBenchmarks", "OnnxRuntimeBenchmarks");
-        BenchmarkMethods().Count.Should().Be(30);
+            "NetworkInferenceBenchmarks", "NetworkTrainingBenchmarks", "OnnxRuntimeBenchmarks", "QuantizedInferenceBenchmarks");
+        BenchmarkMethods().Count.Should().Be(36);
     }
 
     [Theory]
@@ -111,6 +111,10 @@ public class BenchmarkSmokeTests
             ResidualNet.Models.ModelRegistry.Default.Contains(name).Should().BeTrue(name);
             Networks.InputSize(name).Should().BeGreaterThan(0);
         }
+
+        Networks.QuantizedNames.Should().Equal("resnet50", "wide-resnet-6");
+        ResidualNet.Models.ModelRegistry.Default.Contains("resnet50").Should().BeTrue();
+        ResidualNet.Samples.SampleNetworks.Classify.Select(n => n.Name).Should().Contain("wide-resnet-6");
 
         foreach (var block in Networks.BlockNames)
         {

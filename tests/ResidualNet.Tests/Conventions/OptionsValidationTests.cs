@@ -23,6 +23,7 @@ public class OptionsValidationTests
         {
             typeof(ResidualNet.Models.ResNet).Assembly,
             typeof(ResidualNet.Onnx.OnnxExporter).Assembly,
+            typeof(ResidualNet.OnnxRuntime.OnnxQuantizer).Assembly,
             typeof(ResidualNet.Plotting.GradientFlowPlot).Assembly,
             typeof(ResidualNet.Data.ImageDataSet).Assembly,
         };

@@ -101,6 +101,33 @@ public class MixedPrecisionTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Steps_LeaveNoTensorBehind()
+    {
+        manual_seed(3);
+        using var model = SmallConvNet();
+        using var x = randn(4, 1, 8, 8);
+        using var y = tensor(new long[] { 0, 1, 2, 3 });
+        var trainer = new MixedPrecisionTrainer(model, ps => optim.SGD(ps, 0.1, momentum: 0.9), MixedPrecisionOptions.BFloat16);
+        trainer.Step(x, logits => nn.functional.cross_entropy(logits, y));
+        long before = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        for (int i = 0; i < 3; i++)
+        {
+            trainer.Step(x, logits => nn.functional.cross_entropy(logits, y));
+        }
+
+        DisposeScopeManager.Statistics.ThreadTotalLiveCount.Should().Be(before, "a step keeps only the masters' gradients, which it replaces");
+        foreach (var master in trainer.MasterParameters)
+        {
+            using var grad = master.grad;
+            grad.Should().NotBeNull("the optimizer still sees every gradient");
+            grad!.dtype.Should().Be(ScalarType.Float32);
+        }
+
+        trainer.ToFullPrecision();
+        trainer.MasterParameters.Should().OnlyContain(m => m.IsInvalid, "ToFullPrecision disposes the masters");
+    }
+
+    [Fact]
     public void BadOptions_AreRejectedWithTheirValue()
     {
         using var model = nn.Linear(2, 2);

@@ -38,10 +38,17 @@ public sealed class ClassifierTrainerTests : IDisposable
         CheckpointDirectory = Path.Combine(_dir, sub),
     };
 
+    /// <summary>A small plain convnet (any Module&lt;Tensor, Tensor&gt; classifier will do): 3x3 conv-BN-ReLU layers of
+    /// 8, 8, 16 and 32 channels, the last two with stride 2, global average pooling and a linear layer.</summary>
     private static nn.Module<Tensor, Tensor> NewModel()
     {
         torch.manual_seed(7);
-        return PlaceholderNetworks.PlainConvNet(layersPerStage: 1, width: 8);
+        return nn.Sequential(
+            nn.Conv2d(1, 8, 3, padding: 1, bias: false), nn.BatchNorm2d(8), nn.ReLU(),
+            nn.Conv2d(8, 8, 3, padding: 1, bias: false), nn.BatchNorm2d(8), nn.ReLU(),
+            nn.Conv2d(8, 16, 3, stride: 2, padding: 1, bias: false), nn.BatchNorm2d(16), nn.ReLU(),
+            nn.Conv2d(16, 32, 3, stride: 2, padding: 1, bias: false), nn.BatchNorm2d(32), nn.ReLU(),
+            nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(32, 10));
     }
 
     [Fact]
@@ -74,6 +81,7 @@ public sealed class ClassifierTrainerTests : IDisposable
             var stopped = new ClassifierTrainer("m", first, Options("resumed")).Train(_train, _test, false, observer, cts.Token);
             stopped.Cancelled.Should().BeTrue();
             stopped.StoppedAt.Should().Be((0, 5));
+            stopped.CheckpointKept.Should().BeTrue();
             stopped.History.Should().BeEmpty();
         }
 
@@ -128,6 +136,57 @@ public sealed class ClassifierTrainerTests : IDisposable
         long before = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
         trainer.Train(_train, _test, false, null, CancellationToken.None);
         DisposeScopeManager.Statistics.ThreadTotalLiveCount.Should().Be(before);
+    }
+
+    [Fact]
+    public void Bf16TrainingUsesTheSameLoopKeepsNoCheckpointAndLeavesAnFp32Model()
+    {
+        using var model = NewModel();
+        var options = Options("bf16") with { Precision = TrainingPrecision.BF16 };
+        var run = new ClassifierTrainer("m", model, options).Train(_train, _test, resume: false, null, CancellationToken.None);
+
+        run.Cancelled.Should().BeFalse();
+        run.CheckpointKept.Should().BeFalse();
+        run.History.Select(h => h.Epoch).Should().Equal(1, 2, 3);
+        run.History[^1].TestError.Should().BeLessThan(0.35, "bf16 mixed precision learns the synthetic classes too");
+        model.parameters().Should().OnlyContain(p => p.dtype == ScalarType.Float32 && p.device_type == DeviceType.CPU);
+        Directory.Exists(Path.Combine(_dir, "bf16")).Should().BeFalse("bf16 training writes no checkpoint");
+
+        // Nothing per batch or epoch: a run of 1 epoch and one of 3 leave the same count behind. (Each bf16 run leaves
+        // a constant in TorchSharp's statistics, measured at one or two per parameter; it comes with the Parameter
+        // objects that MixedPrecisionTrainer and the bf16/fp32 conversions create, not with the steps.)
+        long Growth(int epochs)
+        {
+            long before = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+            new ClassifierTrainer("m", model, options with { Epochs = epochs }).Train(_train, _test, false, null, CancellationToken.None);
+            return DisposeScopeManager.Statistics.ThreadTotalLiveCount - before;
+        }
+
+        long one = Growth(1);
+        Growth(3).Should().Be(one, "the bf16 path leaks nothing per batch");
+    }
+
+    [Fact]
+    public void ResumingInBf16IsRefusedWithOneLine()
+    {
+        using (var model = NewModel())
+        {
+            new ClassifierTrainer("m", model, Options("r") with { Epochs = 1 }).Train(_train, _test, false, null, CancellationToken.None);
+        }
+
+        using var other = NewModel();
+        var act = () => new ClassifierTrainer("m", other, Options("r") with { Epochs = 1, Precision = TrainingPrecision.BF16 }).Train(_train, _test, true, null, CancellationToken.None);
+        act.Should().Throw<SampleException>().WithMessage("--resume works with fp32 training only*");
+    }
+
+    /// <summary>Where CUDA is absent (TorchSharp-cpu, no GPU), asking for it is one clear error before anything runs.</summary>
+    [SkippableFact]
+    public void CudaWithoutCudaIsAClearError()
+    {
+        Skip.If(torch.cuda.is_available(), "CUDA is available here: the error cannot happen.");
+        using var model = NewModel();
+        var act = () => new ClassifierTrainer("m", model, Options("cuda") with { Device = TrainingDevice.Cuda });
+        act.Should().Throw<SampleException>().WithMessage("device cuda was asked for, but torch.cuda.is_available() is false*use --device cpu.");
     }
 
     private sealed class CancelAt(CancellationTokenSource source, int epoch, int batch) : ITrainingObserver

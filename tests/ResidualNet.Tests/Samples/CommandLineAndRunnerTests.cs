@@ -1,75 +1,106 @@
 using System;
 using System.Collections.Generic;
+using System.ComponentModel;
+using System.Globalization;
 using System.IO;
+using System.Linq;
 using System.Threading;
 using FluentAssertions;
 using ResidualNet.Data;
 using ResidualNet.Samples;
 using ResidualNet.Samples.Training;
+using Spectre.Console;
+using Spectre.Console.Cli;
 using Xunit;
 
 namespace ResidualNet.Tests.Samples;
 
 public class CommandLineAndRunnerTests
 {
-    private static (SampleCommandLine Line, CommandOption<int> Epochs, CommandOption<double> Lr, CommandOption<LearningRateSchedule> Schedule, CommandOption<bool> Quick, CommandOption<string?> Data, CommandOption<IReadOnlyList<string>> Models) Create()
+    /// <summary>A command whose options cover the kinds the samples use; it prints what it received.</summary>
+    private sealed class TestSettings : CommandSettings
     {
-        var line = new SampleCommandLine("test", "A test.");
-        return (line,
-            line.WholeNumber("--epochs", 10, "Epochs.", 1, 1000),
-            line.Number("--lr", 0.1, "Rate.", 0, 10, minExclusive: true),
-            line.Choice("--schedule", LearningRateSchedule.Step, "Schedule."),
-            line.Flag("--quick", "Quick."),
-            line.Text("--data", null, "Data."),
-            line.List("--models", ["a", "b"], "Models.", ["a", "b", "plain-20"]));
+        [CommandOption("--epochs <N>")]
+        [Description("Epochs.")]
+        [DefaultValue(10)]
+        [Between(1, 1000)]
+        public int Epochs { get; init; } = 10;
+
+        [CommandOption("--lr <RATE>")]
+        [Description("Rate.")]
+        [Between(0, 10, MinExclusive = true)]
+        public double? Rate { get; init; }
+
+        [CommandOption("--schedule <NAME>")]
+        [Description("Schedule.")]
+        [DefaultValue("step")]
+        public LearningRateSchedule Schedule { get; init; } = LearningRateSchedule.Step;
+
+        [CommandOption("--data <DIR>")]
+        [Description("Data.")]
+        public string? Data { get; init; }
+
+        [CommandOption("--quick")]
+        [Description("Quick.")]
+        public bool Quick { get; init; }
+
+        public override ValidationResult Validate() =>
+            Data == "forbidden" ? ValidationResult.Error("--data: 'forbidden' is not allowed.") : ValidationResult.Success();
+    }
+
+    private sealed class TestCommand : Command<TestSettings>
+    {
+        public override int Execute(CommandContext context, TestSettings settings, CancellationToken cancellationToken)
+        {
+            ((SampleConsole)context.Data!).Out.Write(string.Create(CultureInfo.InvariantCulture, $"{settings.Epochs} {settings.Rate} {settings.Schedule} {settings.Data ?? "-"} {settings.Quick}"));
+            return 0;
+        }
+    }
+
+    private static (int Code, string Out, string Error) Run(params string[] args)
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        int code = SampleApp.Run<TestCommand>("test", "A test.", args, SampleConsole.ForWriters(output, error), CancellationToken.None);
+        return (code, output.ToString(), error.ToString());
     }
 
     [Fact]
     public void ParsesValuesFlagsAndDefaults()
     {
-        var o = Create();
-        o.Line.Parse(["--epochs", "3", "--lr=0.05", "--schedule", "COSINE", "--quick", "--models", "Plain-20,a"], TextWriter.Null).Should().BeTrue();
-
-        o.Epochs.Value.Should().Be(3);
-        o.Epochs.IsSet.Should().BeTrue();
-        o.Lr.Value.Should().Be(0.05);
-        o.Schedule.Value.Should().Be(LearningRateSchedule.Cosine);
-        o.Quick.Value.Should().BeTrue();
-        o.Data.Value.Should().BeNull();
-        o.Data.IsSet.Should().BeFalse();
-        o.Models.Value.Should().Equal("plain-20", "a");
+        Run().Should().Be((0, "10  Step - False", string.Empty));
+        Run("--epochs", "3", "--lr=0.05", "--schedule", "COSINE", "--quick", "--data", "d").Should().Be((0, "3 0.05 Cosine d True", string.Empty));
     }
 
     [Fact]
-    public void HelpPrintsUsageAndReturnsFalse()
+    public void HelpComesFromSpectreAndExitsZero()
     {
-        var o = Create();
-        var text = new StringWriter();
-        o.Line.Parse(["--epochs", "nonsense", "--help"], text).Should().BeFalse();
-        text.ToString().Should().Contain("--epochs <value>").And.Contain("(default 10)").And.Contain("(default step)").And.Contain("--quick");
+        var (code, output, error) = Run("--epochs", "nonsense", "--help");
+        code.Should().Be(0);
+        error.Should().BeEmpty();
+        output.Should().Contain("USAGE:").And.Contain("test [OPTIONS]").And.Contain("--epochs <N>").And.Contain("--schedule <NAME>").And.Contain("step").And.Contain("--quick");
     }
 
     [Theory]
     [InlineData(new[] { "--epochs", "abc" }, "--epochs expects a whole number; got 'abc'.")]
     [InlineData(new[] { "--epochs", "0" }, "--epochs must be between 1 and 1000; got 0.")]
     [InlineData(new[] { "--epochs", "1e3" }, "--epochs expects a whole number; got '1e3'.")]
+    [InlineData(new[] { "--epochs", "99999999999" }, "--epochs expects a whole number; got '99999999999'.")]
     [InlineData(new[] { "--lr", "-1" }, "--lr must be greater than 0 and at most 10; got -1.")]
+    [InlineData(new[] { "--lr", "0" }, "--lr must be greater than 0 and at most 10; got 0.")]
     [InlineData(new[] { "--lr", "NaN" }, "--lr expects a finite number; got 'NaN'.")]
     [InlineData(new[] { "--schedule", "zigzag" }, "--schedule must be one of constant, step, cosine; got 'zigzag'.")]
     [InlineData(new[] { "--schedule", "1" }, "--schedule must be one of constant, step, cosine; got '1'.")]
-    [InlineData(new[] { "--models", "resnet-9000" }, "--models: unknown item 'resnet-9000'; choose from a, b, plain-20.")]
-    [InlineData(new[] { "--bogus", "1" }, "unknown option '--bogus' (run with --help to list the options).")]
+    [InlineData(new[] { "--bogus", "1" }, "Unknown option 'bogus' (run with --help to list the options).")]
     [InlineData(new[] { "--epochs" }, "--epochs needs a value.")]
     [InlineData(new[] { "--epochs", "--quick" }, "--epochs needs a value.")]
-    [InlineData(new[] { "epochs" }, "unexpected argument 'epochs'; options start with -- (run with --help to list them).")]
-    [InlineData(new[] { "--quick=yes" }, "--quick is a flag and takes no value; got 'yes'.")]
-    [InlineData(new[] { "--epochs", "2", "--epochs", "3" }, "--epochs is given more than once.")]
+    [InlineData(new[] { "--data" }, "--data needs a value.")]
     [InlineData(new[] { "--data", "" }, "--data expects a value; got an empty string.")]
-    public void NonsenseGivesOneLineUsageError(string[] args, string expected)
+    [InlineData(new[] { "--data", "forbidden" }, "--data: 'forbidden' is not allowed.")]
+    [InlineData(new[] { "--quick=yes" }, "Flags cannot be assigned a value (run with --help to list the options).")]
+    public void NonsenseGivesOneLineAndExitCode2(string[] args, string expected)
     {
-        var o = Create();
-        var act = () => o.Line.Parse(args, TextWriter.Null);
-        act.Should().Throw<UsageException>().Which.Message.Should().Be(expected);
+        Run(args).Should().Be((2, string.Empty, "error: " + expected + "\n"));
     }
 
     [Fact]
@@ -113,22 +144,34 @@ public class CommandLineAndRunnerTests
     }
 
     [Fact]
-    public void CsvHasHeaderAndInvariantNumbers()
+    public void CsvHasHeaderAndInvariantNumbersAndReadsBack()
     {
-        string path = Path.Combine(Path.GetTempPath(), $"residualnet-csv-{Guid.NewGuid():N}", "r.csv");
-        CsvResults.Write(path, [new("plain,20", (IReadOnlyList<EpochResult>)[new EpochResult(1, 1.5, 0.25, 1.25, 0.125, 0.1, 2.345)])]);
-        File.ReadAllText(path).Should().Be(CsvResults.Header + "\n\"plain,20\",1,1.5,0.25,1.25,0.125,0.1,2.35\n");
-        Directory.Delete(Path.GetDirectoryName(path)!, true);
-    }
+        string dir = Path.Combine(Path.GetTempPath(), $"residualnet-csv-{Guid.NewGuid():N}");
+        try
+        {
+            string path = Path.Combine(dir, "r.csv");
+            CsvResults.Write(path, [new("plain,20", (IReadOnlyList<EpochResult>)[new EpochResult(1, 1.5, 0.25, 1.25, 0.125, 0.1, 2.345)])]);
+            File.ReadAllText(path).Should().Be(CsvResults.Header + "\n\"plain,20\",1,1.5,0.25,1.25,0.125,0.1,2.35\n");
 
-    [Fact]
-    public void LinePlotWritesAPng()
-    {
-        string path = Path.Combine(Path.GetTempPath(), $"residualnet-plot-{Guid.NewGuid():N}.png");
-        LinePlot.SavePng(path, "t", "x", "y", [new LineSeries("a", [1, 2, 3], [3, 1, double.NaN]), new LineSeries("b", [1, 2], [2, 2])], 320, 200);
-        byte[] bytes = File.ReadAllBytes(path);
-        bytes[..8].Should().Equal(0x89, (byte)'P', (byte)'N', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A);
-        bytes.Length.Should().BeGreaterThan(2000);
-        File.Delete(path);
+            var results = new EpochResult[] { new(1, 2.5, 0.5, 2.25, 0.375, 0.1, 3), new(2, 1.5, 0.25, 1.25, 0.125, 0.01, 4) };
+            CsvResults.Write(path, [new("plain-20", results), new("resnet-20", results[..1])]);
+            var read = CsvResults.Read(path);
+            read.Select(h => h.Key).Should().Equal("plain-20", "resnet-20");
+            read[0].Value.Should().Equal(results);
+            read[1].Value.Should().Equal(results[0]);
+
+            File.WriteAllText(path, CsvResults.Header + "\nplain-20,1,,0.2,,0.3,0.1,5\n");
+            CsvResults.Read(path)[0].Value[0].TrainLoss.Should().Be(double.NaN, "empty loss columns are allowed (the GPU runner's first CSV had none)");
+
+            File.WriteAllText(path, "model,epoch\n");
+            FluentActions.Invoking(() => CsvResults.Read(path)).Should().Throw<InvalidDataException>().WithMessage($"'{path}' does not start with the header*");
+            File.WriteAllText(path, CsvResults.Header + "\nplain-20,one,1,2,3,4,5,6\n");
+            FluentActions.Invoking(() => CsvResults.Read(path)).Should().Throw<InvalidDataException>().WithMessage("*the row 'plain-20,one,1,2,3,4,5,6' is not a model name, an epoch and 6 numbers.");
+            FluentActions.Invoking(() => CsvResults.Read(Path.Combine(dir, "none.csv"))).Should().Throw<FileNotFoundException>();
+        }
+        finally
+        {
+            Directory.Delete(dir, true);
+        }
     }
 }

@@ -1,23 +1,22 @@
 using System.Linq;
 using FluentAssertions;
 using ResidualNet.Models;
+using ResidualNet.Samples;
 using Xunit;
 using static TorchSharp.torch;
-using ClassifyModels = ResidualNet.Samples.Classify.Models;
-using DegradationModels = ResidualNet.Samples.Degradation.Models;
 
 namespace ResidualNet.Tests.Samples;
 
-/// <summary>The samples train the library's networks: the catalogues' architectures and parameter counts.</summary>
+/// <summary>The samples train the library's networks: the catalogues' architectures and parameter counts (SampleNetworks).</summary>
 public sealed class SampleModelsTests
 {
     [Fact]
     public void DegradationCatalogueIsPlainAndResidualTwinsOfDepth20And56()
     {
-        var catalog = DegradationModels.Catalog();
+        var catalog = SampleNetworks.Degradation;
         catalog.Select(m => m.Name).Should().Equal("plain-20", "plain-56", "resnet-20", "resnet-56");
 
-        var nets = catalog.Select(m => (ResNet)m.Create()).ToArray();
+        var nets = catalog.Select(m => m.Create()).ToArray();
         try
         {
             // CIFAR ResNet-20 / 56 with one input channel: 269,722 / 853,018 minus the 288 stem weights of two channels.
@@ -48,18 +47,20 @@ public sealed class SampleModelsTests
     [Fact]
     public void ClassifyModelsTakeOneChannelAndGiveTenClasses()
     {
-        ClassifyModels.Names.Should().Equal("resnet-20", "wide-resnet-6", "wide-resnet-10");
-        ClassifyModels.Options("resnet-20").Should().Be(ResNetPresets.CifarResNet(20) with { InputChannels = 1 });
+        SampleNetworks.Classify.Select(n => n.Name).Should().Equal("resnet-20", "wide-resnet-6", "wide-resnet-10");
+        SampleNetworks.Classify.Find("ResNet-20").Options.Should().Be(ResNetPresets.CifarResNet(20) with { InputChannels = 1 });
         using var x = randn(3, 1, 28, 28);
-        foreach (string name in ClassifyModels.Names)
+        foreach (var network in SampleNetworks.Classify)
         {
-            using var net = ClassifyModels.Create(name);
+            using var net = network.Create();
             net.eval();
             using var y = net.call(x);
             y.shape.Should().Equal(3, 10);
         }
 
-        using var wide = ClassifyModels.Create("wide-resnet-6");
+        using var wide = SampleNetworks.Classify.Find("wide-resnet-6").Create();
         wide.parameters().Sum(p => p.numel()).Should().Be(289_514L);
+        FluentActions.Invoking(() => SampleNetworks.Classify.Find("resnet-9000")).Should().Throw<System.ArgumentException>()
+            .WithMessage("unknown network 'resnet-9000'; choose from resnet-20, wide-resnet-6, wide-resnet-10.*");
     }
 }

@@ -8,6 +8,7 @@ using ResidualNet.Data;
 using ResidualNet.Samples;
 using ResidualNet.Samples.Classify;
 using ResidualNet.Samples.Degradation;
+using ResidualNet.Samples.Training;
 using Xunit;
 
 namespace ResidualNet.Tests.Samples;
@@ -117,7 +118,10 @@ public sealed class SampleProgramsTests : IDisposable
         { "classify", ["--batch-size", "0"], "error: --batch-size must be between 1 and 65536; got 0." },
         { "classify", ["--lr", "-0.5"], "error: --lr must be greater than 0 and at most 10; got -0.5." },
         { "classify", ["--threads", "0"], "error: --threads must be between 1 and 1024; got 0." },
-        { "classify", ["--frobnicate"], "error: unknown option '--frobnicate' (run with --help to list the options)." },
+        { "classify", ["--frobnicate"], "error: Unknown option 'frobnicate' (run with --help to list the options)." },
+        { "classify", ["--epochs"], "error: --epochs needs a value." },
+        { "degradation", ["--models", ","], "error: --models expects a comma-separated list; got ','." },
+        { "degradation", ["--plot", "DATA"], "error: results file 'DATA' does not exist." },
         { "degradation", ["--models", "resnet-9000"], "error: --models: unknown item 'resnet-9000'; choose from plain-20, plain-56, resnet-20, resnet-56." },
         { "classify", ["--model", "resnet-9000"], "error: --model: unknown item 'resnet-9000'; choose from resnet-20, wide-resnet-6, wide-resnet-10." },
         { "classify", ["--augment", "sideways"], "error: --augment must be one of cropflip, flip, none; got 'sideways'." },
@@ -206,7 +210,35 @@ public sealed class SampleProgramsTests : IDisposable
     {
         var r = Degradation("--help");
         r.Code.Should().Be(0);
-        r.Out.Should().Contain("--models <value>").And.Contain("--resume").And.Contain("--quick");
+        r.Error.Should().BeEmpty();
+        r.Out.Should().Contain("--models <LIST>").And.Contain("--resume").And.Contain("--quick").And.Contain("--device <DEVICE>").And.Contain("out/degradation");
+    }
+
+    /// <summary>Where CUDA is absent, <c>--device cuda</c> is one line and exit code 2, before any data is loaded.</summary>
+    [SkippableFact]
+    public void CudaWithoutCudaIsOneLine()
+    {
+        Skip.If(TorchSharp.torch.cuda.is_available(), "CUDA is available here: the error cannot happen.");
+        var r = Classify("--device", "cuda", "--data", Path.Combine(_dir, "not-read"));
+        r.Code.Should().Be(2);
+        r.Out.Should().BeEmpty();
+        r.Error.Should().StartWith("error: device cuda was asked for, but torch.cuda.is_available() is false").And.EndWith("use --device cpu.\n");
+    }
+
+    [Fact]
+    public void DegradationPlotsACsvWrittenEarlier()
+    {
+        string csv = Path.Combine(_dir, "gpu", "degradation.csv");
+        CsvResults.Write(csv, [new("plain-20", [new(1, 2.3, 0.9, 2.2, 0.85, 0.1, 12), new(2, 2.1, 0.7, 2.0, 0.65, 0.1, 12)]), new("resnet-20", [new(1, 2.2, 0.8, 2.1, 0.75, 0.1, 11)])]);
+        string outDir = Path.Combine(_dir, "plots");
+
+        var r = Degradation("--plot", csv, "--out", outDir);
+
+        r.Code.Should().Be(0, r.Error);
+        r.Out.Should().Be($"Plotted '{csv}' into '{outDir}'.\n");
+        new FileInfo(Path.Combine(outDir, "degradation-train-error.png")).Length.Should().BeGreaterThan(5000);
+        new FileInfo(Path.Combine(outDir, "degradation-test-error.png")).Length.Should().BeGreaterThan(5000);
+        File.Exists(Path.Combine(outDir, "degradation.csv")).Should().BeFalse("--plot trains nothing and writes no CSV");
     }
 
     /// <summary>The real process: Main's exit code and stderr, and Ctrl+C (SIGINT) stopping after a batch.</summary>
