@@ -206,6 +206,9 @@ public sealed class MixedPrecisionTrainer : IDisposable
     /// forward, backward or optimizer), counted at each call site; for tests and benchmarks.</summary>
     internal long BookkeepingOperations { get; private set; }
 
+    /// <summary>How many times the flat buffers were laid out again because a parameter or gradient was replaced.</summary>
+    internal int Relayouts { get; private set; }
+
     /// <summary>Host reads of device values the trainer itself made (overflow flags, the loss of <see cref="Step"/>).</summary>
     internal long HostReads { get; private set; }
 
@@ -328,6 +331,7 @@ public sealed class MixedPrecisionTrainer : IDisposable
             var stale = _buffers;
             _buffers = MixedPrecisionBuffers.Create(_masters, _masters, _computeParameters);
             stale.Dispose();
+            Relayouts++;
         }
 
         _buffers.Compute.copy_(_buffers.Masters);

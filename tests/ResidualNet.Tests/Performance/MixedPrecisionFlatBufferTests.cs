@@ -78,6 +78,7 @@ public class MixedPrecisionFlatBufferTests(ITestOutputHelper output)
         output.WriteLine($"loss {flatLosses[0]:F5} -> {flatLosses[^1]:F5}");
         flatLosses.Should().Equal(perParameterLosses);
         flatLosses[^1].Should().BeLessThan(flatLosses[0]);
+        flat.Relayouts.Should().Be(0, "nothing replaced a parameter or gradient: the views held through every step");
         ShouldBeBitwiseEqual(flat.MasterParameters, perParameter.MasterParameters);
     }
 
@@ -212,5 +213,6 @@ public class MixedPrecisionFlatBufferTests(ITestOutputHelper output)
         flatLosses.Should().Equal(perParameterLosses);
         ShouldBeBitwiseEqual(flat.MasterParameters, perParameter.MasterParameters);
         flatModel.parameters().First().IsChannelsLast().Should().BeTrue("the new layout keeps the parameters' strides");
+        flat.Relayouts.Should().Be(2, "once after zero_grad() dropped the gradients, once after the channels_last conversion");
     }
 }
