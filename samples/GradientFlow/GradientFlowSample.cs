@@ -185,10 +185,15 @@ public static class GradientFlowSample
         using (var monitor = GradientFlowMonitor.Attach(model, new GradientFlowMonitorOptions { TrackActivations = false, TrackParameters = false }))
         {
             using (var scope = NewDisposeScope())
+            {
                 nn.functional.cross_entropy(model.call(images), labels).backward();
+            }
+
             step = monitor.RecordStep()!;
             if (step.Errors.Count > 0)
+            {
                 throw new InvalidOperationException("The gradient monitor failed during backward: " + step.Errors[0].Message, step.Errors[0]);
+            }
         }
 
         var identity = probes > 0 ? IdentityTerm.MeasureBlocks(model, images, new IdentityTermOptions { Samples = probes, Seed = (ulong)seed }) : [];

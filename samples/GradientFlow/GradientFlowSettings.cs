@@ -121,17 +121,35 @@ public sealed class GradientFlowSettings : CommandSettings
 
         string? unknown = Activations.FirstOrDefault(a => !KnownActivations.Contains(a));
         if (Activations.Length == 0 || unknown is not null)
+        {
             return ValidationResult.Error($"--activations: unknown item '{unknown ?? ActivationList}'; choose from {string.Join(", ", KnownActivations)}.");
+        }
+
         if (Seeds is < 1 or > 100)
+        {
             return ValidationResult.Error($"--seeds must be between 1 and 100; got {Seeds}.");
+        }
+
         if (Seed < 0)
+        {
             return ValidationResult.Error($"--seed must not be negative; got {Seed}.");
+        }
+
         if (BatchSize is < 2 or > 4096)
+        {
             return ValidationResult.Error($"--batch-size must be between 2 and 4096; got {BatchSize}.");
+        }
+
         if (Probes is < 0 or > 64)
+        {
             return ValidationResult.Error($"--probes must be between 0 and 64; got {Probes}.");
+        }
+
         if (Threads is < 0 or > 1024)
+        {
             return ValidationResult.Error($"--threads must be between 0 (all cores) and 1024; got {Threads}.");
+        }
+
         return ValidationResult.Success();
     }
 
@@ -144,11 +162,16 @@ public sealed class GradientFlowSettings : CommandSettings
         ArgumentNullException.ThrowIfNull(text);
         var items = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         if (items.Length == 0)
+        {
             throw new FormatException($"--depths expects a comma-separated list of depths; got '{text}'.");
+        }
+
         foreach (string item in items)
         {
             if (!int.TryParse(item, NumberStyles.None, CultureInfo.InvariantCulture, out int depth) || depth < 8 || depth > 1202 || (depth - 2) % 6 != 0)
+            {
                 throw new FormatException($"--depths: '{item}' is not a CIFAR ResNet depth (6n + 2 between 8 and 1202, such as 20, 56, 110, 218).");
+            }
         }
 
         return [.. items.Select(i => int.Parse(i, CultureInfo.InvariantCulture)).Distinct().Order()];

@@ -5,12 +5,12 @@ using System.Collections.Generic;
 using System.Globalization;
 using System.IO;
 using System.Linq;
+using ResidualNet.Blocks;
 using ResidualNet.Diagnostics;
 using ResidualNet.Hooks;
 using ResidualNet.Layers;
 using ResidualNet.Models;
 using ResidualNet.Plotting;
-using ResidualNet.Blocks;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -113,9 +113,15 @@ foreach (var c in configurations.Where(c => c.Label.Contains("-20 sigmoid") || c
         optimizer.step();
         lastDiagnosis = GradientFlowAnalysis.Diagnose(record);
         if (step is 0 or 10 or 25 or 49)
+        {
             ratios[step] = lastDiagnosis.FirstToLastRatio;
+        }
+
         if (step == 0)
+        {
             firstLoss = loss.item<float>();
+        }
+
         lastLoss = loss.item<float>();
     }
 
@@ -187,7 +193,10 @@ static IdentityTermReport IdentityTermAtInit(ResNet network)
         return null;
     }))
     using (torch.no_grad())
+    {
         network.call(images);
+    }
+
     using var x0 = stemOutput!;
     return IdentityTerm.Measure(network.Blocks.Select(b => b.Module).ToList(), x0);
 }

@@ -55,9 +55,15 @@ public static class PresetTable
     {
         var names = OrderedNames(registry, pattern);
         foreach (var line in Header)
+        {
             output.WriteLine(line);
+        }
+
         foreach (var name in names)
+        {
             output.WriteLine(Row(registry, name));
+        }
+
         return names.Count;
     }
 

@@ -1,7 +1,0 @@
-namespace ResidualNet.Tests.Layering.Probe.Low;
-
-/// <summary>Uses <see cref="High.Target"/> in its body only: no field, parameter or return type names it.</summary>
-internal sealed class UsesHighInsideABody
-{
-    public static int Work(int x) => x + High.Target.Value();
-}
