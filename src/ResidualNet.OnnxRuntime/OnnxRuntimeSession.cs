@@ -62,9 +62,10 @@ public sealed class OnnxRuntimeSession : IDisposable
     /// <param name="modelPath">An ONNX file.</param>
     /// <param name="options">Session settings; <c>new OnnxRuntimeSessionOptions()</c> when null.</param>
     /// <exception cref="ArgumentException">The path is empty, the model does not have one float32 input and one float32 output, or an option is out of range (<see cref="OnnxRuntimeSessionOptions.Validate"/>).</exception>
-    /// <exception cref="OnnxRuntimeException">ONNX Runtime cannot load the file.</exception>
+    /// <exception cref="System.IO.FileNotFoundException">No file exists at <paramref name="modelPath"/> (a folder is not a file).</exception>
+    /// <exception cref="OnnxModelFileException">ONNX Runtime cannot load the file (not ONNX, truncated, an unsupported operator or opset); it names the file and gives ONNX Runtime's reason.</exception>
     public OnnxRuntimeSession(string modelPath, OnnxRuntimeSessionOptions? options = null)
-        : this(options, o => new InferenceSession(modelPath, o), modelPath, nameof(modelPath))
+        : this(options, o => new InferenceSession(CheckedModelPath(modelPath), o), modelPath, nameof(modelPath))
     {
     }
 
@@ -72,7 +73,7 @@ public sealed class OnnxRuntimeSession : IDisposable
     /// <param name="model">The model, for example <see cref="QuantizationResult.ToByteArray"/>.</param>
     /// <param name="options">Session settings; <c>new OnnxRuntimeSessionOptions()</c> when null.</param>
     /// <exception cref="ArgumentException">The model does not have one float32 input and one float32 output, or an option is out of range (<see cref="OnnxRuntimeSessionOptions.Validate"/>).</exception>
-    /// <exception cref="OnnxRuntimeException">ONNX Runtime cannot load the model.</exception>
+    /// <exception cref="ArgumentException">Also when ONNX Runtime cannot load the bytes as a model (the inner exception is ONNX Runtime's).</exception>
     public OnnxRuntimeSession(byte[] model, OnnxRuntimeSessionOptions? options = null)
         : this(options, o => new InferenceSession(model, o), model, nameof(model))
     {
@@ -98,7 +99,19 @@ public sealed class OnnxRuntimeSession : IDisposable
 
         try
         {
-            _session = create(_sessionOptions);
+            try
+            {
+                _session = create(_sessionOptions);
+            }
+            catch (OnnxRuntimeException e) when (model is string path)
+            {
+                throw new OnnxModelFileException(System.IO.Path.GetFullPath(path), e.Message, e);
+            }
+            catch (OnnxRuntimeException e)
+            {
+                throw new ArgumentException($"ONNX Runtime cannot load these {((byte[])model).Length} bytes as a model: {e.Message}", parameterName, e);
+            }
+
             if (_session.InputMetadata.Count != 1 || _session.OutputMetadata.Count != 1)
             {
                 throw new ArgumentException($"OnnxRuntimeSession runs models with one input and one output; this one has {_session.InputMetadata.Count} input(s) and {_session.OutputMetadata.Count} output(s).", parameterName);
@@ -123,6 +136,22 @@ public sealed class OnnxRuntimeSession : IDisposable
             _runOptions.Dispose();
             throw;
         }
+    }
+
+    private static string CheckedModelPath(string modelPath)
+    {
+        string full = System.IO.Path.GetFullPath(modelPath);
+        if (System.IO.Directory.Exists(full))
+        {
+            throw new System.IO.FileNotFoundException($"The ONNX model path '{full}' is a folder, not a file.", full);
+        }
+
+        if (!System.IO.File.Exists(full))
+        {
+            throw new System.IO.FileNotFoundException($"The ONNX model file '{full}' does not exist.", full);
+        }
+
+        return modelPath;
     }
 
     /// <summary>The name of the model's input.</summary>

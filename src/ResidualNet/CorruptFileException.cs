@@ -7,7 +7,7 @@ namespace ResidualNet;
 /// The family of the ResidualNet libraries' errors for a file that exists and opens but whose content is not what it
 /// must be: empty, truncated, corrupt, in an unsupported format, or holding something else. Catch it to handle any
 /// of them; the derived types say which reader refused the file (<c>WeightsFileException</c> for weights,
-/// <c>IdxFormatException</c> for MNIST-format data). Nothing was loaded from the file.
+/// <c>IdxFormatException</c> for MNIST-format data, <c>OnnxModelFileException</c> for ONNX models). Nothing was loaded from the file.
 /// </summary>
 /// <remarks>A missing file is a <see cref="FileNotFoundException"/>, not a corrupt one.</remarks>
 public abstract class CorruptFileException : IOException

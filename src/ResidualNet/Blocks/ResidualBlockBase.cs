@@ -25,6 +25,11 @@ namespace ResidualNet.Blocks;
 /// </remarks>
 public abstract class ResidualBlockBase : nn.Module<Tensor, Tensor>, IResidualBlock, IBatchNormFoldable
 {
+    // The shortcut addition's alpha, held for the life of the process. TorchSharp's `a + b` converts the literal 1 to
+    // a temporary native Scalar that nothing references during the native call, so a finalizer can free it while
+    // libtorch reads it (seen once as "Expected false to be true ... toFloat" from add); a static one cannot be.
+    private static readonly Scalar ShortcutAlpha = 1.ToScalar();
+
     /// <summary>The state_dict name of the shortcut layers (torchvision's).</summary>
     internal const string ShortcutName = "downsample";
 
@@ -179,7 +184,7 @@ public abstract class ResidualBlockBase : nn.Module<Tensor, Tensor>, IResidualBl
                 y = _dropPath.call(y);
             }
 
-            y = y + (_shortcut is null ? input : _shortcut.call(shortcutInput));
+            y = y.add(_shortcut is null ? input : _shortcut.call(shortcutInput), ShortcutAlpha);
         }
 
         if (_postActivation is not null)

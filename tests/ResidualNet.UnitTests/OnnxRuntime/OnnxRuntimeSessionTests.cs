@@ -99,6 +99,34 @@ public class OnnxRuntimeSessionTests
     }
 
     [Fact]
+    public void CorruptModels_AreCorruptFileExceptions_NamingTheFile_OrArgumentExceptions_ForBytes()
+    {
+        var (model, onnx) = Network();
+        using var owner = model;
+        using var folder = new TempFolder();
+        string truncated = Path.Combine(folder.Path, "truncated.onnx");
+        File.WriteAllBytes(truncated, onnx.AsSpan(0, onnx.Length / 3).ToArray());
+        string text = Path.Combine(folder.Path, "notes.onnx");
+        File.WriteAllText(text, "not a model");
+        string empty = Path.Combine(folder.Path, "empty.onnx");
+        File.WriteAllBytes(empty, Array.Empty<byte>());
+
+        foreach (string path in new[] { truncated, text, empty })
+        {
+            Action load = () => new OnnxRuntimeSession(path).Dispose();
+            load.Should().Throw<OnnxModelFileException>()
+                .Where(e => e.FilePath == path && e.Message.Contains(path) && e.Reason.Length > 0 && e.InnerException is Microsoft.ML.OnnxRuntime.OnnxRuntimeException)
+                .And.Should().BeAssignableTo<CorruptFileException>();
+        }
+
+        Action bytes = () => new OnnxRuntimeSession(onnx.AsSpan(0, onnx.Length / 3).ToArray()).Dispose();
+        bytes.Should().Throw<ArgumentException>().Where(e => e.ParamName == "model" && e.Message.Contains("cannot load these") && e.InnerException is Microsoft.ML.OnnxRuntime.OnnxRuntimeException);
+
+        using var session = new OnnxRuntimeSession(onnx);
+        session.InputName.Should().Be("input", "a failed load leaves nothing behind that stops the next one");
+    }
+
+    [Fact]
     public void MissingOrUnusableModels_AreRejected()
     {
         Action empty = () => new OnnxRuntimeSession(string.Empty).Dispose();
@@ -106,8 +134,11 @@ public class OnnxRuntimeSessionTests
         Action noBytes = () => new OnnxRuntimeSession((byte[])null!).Dispose();
         noBytes.Should().Throw<ArgumentNullException>().Where(e => e.ParamName == "model");
         using var folder = new TempFolder();
-        Action missing = () => new OnnxRuntimeSession(Path.Combine(folder.Path, "missing.onnx")).Dispose();
-        missing.Should().Throw<Microsoft.ML.OnnxRuntime.OnnxRuntimeException>();
+        string missingPath = Path.Combine(folder.Path, "missing.onnx");
+        Action missing = () => new OnnxRuntimeSession(missingPath).Dispose();
+        missing.Should().Throw<FileNotFoundException>().Where(e => e.FileName == missingPath && e.Message.Contains("does not exist"));
+        Action directory = () => new OnnxRuntimeSession(folder.Path).Dispose();
+        directory.Should().Throw<FileNotFoundException>().Where(e => e.Message.Contains("is a folder"));
         var (model, onnx) = Network();
         using var owner = model;
         Action threads = () => new OnnxRuntimeSession(onnx, new OnnxRuntimeSessionOptions { IntraOpThreads = -2 }).Dispose();
