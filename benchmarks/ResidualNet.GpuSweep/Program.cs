@@ -124,7 +124,7 @@ internal static class Program
         if (!options.SkipSweep)
         {
             var results = new List<Dictionary<string, object>>();
-            foreach (Measurement m in Sweep.Plan(options.Quick))
+            foreach (Measurement m in Sweep.Plan(options.Quick, options.Mixed))
             {
                 Dictionary<string, object> row = Sweep.Measure(m, device, options.Quick);
                 results.Add(row);
@@ -144,7 +144,7 @@ internal static class Program
 }
 
 /// <summary>Command-line options.</summary>
-internal sealed record Options(string Device, bool Quick, bool SkipSweep, int DegradationEpochs, string? Data, string Out, int Seed, int? TrainSubset)
+internal sealed record Options(string Device, bool Quick, bool SkipSweep, int DegradationEpochs, string? Data, string Out, int Seed, int? TrainSubset, bool Mixed = false)
 {
     internal static Options Parse(string[] args)
     {
@@ -164,13 +164,14 @@ internal sealed record Options(string Device, bool Quick, bool SkipSweep, int De
             {
                 "--device" => o with { Device = Value() is "cpu" or "cuda" ? args[i] : throw new ArgumentException($"--device must be cpu or cuda; got '{args[i]}'") },
                 "--quick" => o with { Quick = true },
+                "--mixed" => o with { Mixed = true },
                 "--skip-sweep" => o with { SkipSweep = true },
                 "--degradation-epochs" => o with { DegradationEpochs = Int("--degradation-epochs") },
                 "--train-subset" => o with { TrainSubset = Int("--train-subset") },
                 "--seed" => o with { Seed = Int("--seed") },
                 "--data" => o with { Data = Value() },
                 "--out" => o with { Out = Value() },
-                _ => throw new ArgumentException($"unknown option '{args[i]}' (options: --device cpu|cuda, --quick, --skip-sweep, --degradation-epochs N, --train-subset N, --seed N, --data DIR, --out DIR)"),
+                _ => throw new ArgumentException($"unknown option '{args[i]}' (options: --device cpu|cuda, --quick, --mixed, --skip-sweep, --degradation-epochs N, --train-subset N, --seed N, --data DIR, --out DIR)"),
             };
         }
 
@@ -186,8 +187,29 @@ internal static class Sweep
 {
     private static readonly (string Precision, bool ChannelsLast)[] Variants = { ("fp32", false), ("fp32", true), ("bf16", true), ("fp16", true) };
 
-    internal static IEnumerable<Measurement> Plan(bool quick)
+    /// <summary>
+    /// The workloads. <paramref name="mixed"/>: only the training rows of mixed precision (bf16 and fp16, channels_last)
+    /// with the fp32 channels_last row beside them, each mixed row twice: "residualnet" (the flat-buffer trainer, no
+    /// loss read per step) and "residualnet-perparameter" (the earlier per-parameter copies, reading the loss every
+    /// step), so that one call compares old and new trainer with torchvision_peer.py --mixed.
+    /// </summary>
+    internal static IEnumerable<Measurement> Plan(bool quick, bool mixed = false)
     {
+        if (mixed)
+        {
+            foreach ((string model, int batch) in quick ? new[] { ("resnet18", 2), ("resnet20", 4) } : new[] { ("resnet50", 64), ("resnet18", 64), ("resnet20", 256), ("resnet56", 256), ("resnet110", 256) })
+            {
+                yield return new Measurement("residualnet", model, batch, "training", "fp32", true);
+                foreach (string precision in new[] { "bf16", "fp16" })
+                {
+                    yield return new Measurement("residualnet", model, batch, "training", precision, true);
+                    yield return new Measurement("residualnet-perparameter", model, batch, "training", precision, true);
+                }
+            }
+
+            yield break;
+        }
+
         (string Model, int Batch)[] models = quick
             ? new[] { ("resnet18", 2), ("resnet20", 4) }
             : new[] { ("resnet50", 64), ("resnet18", 64), ("resnet20", 256), ("resnet56", 256), ("resnet110", 256) };
@@ -261,15 +283,25 @@ internal static class Sweep
             model.train();
             if (low is { } t)
             {
-                trainer = new MixedPrecisionTrainer(model, ps => torch.optim.SGD(ps, 0.01, momentum: 0.9), t == ScalarType.Float16 ? MixedPrecisionOptions.Float16 : MixedPrecisionOptions.BFloat16);
+                // channels_last first: the trainer lays its flat buffers out with the parameters' strides.
                 if (m.ChannelsLast)
                 {
                     model.ToChannelsLast();
                     input = x.ToChannelsLast();
                 }
 
+                bool perParameter = m.Impl == "residualnet-perparameter";
+                var precision = t == ScalarType.Float16 ? MixedPrecisionOptions.Float16 : MixedPrecisionOptions.BFloat16;
+                trainer = new MixedPrecisionTrainer(model, ps => torch.optim.SGD(ps, 0.01, momentum: 0.9), precision with { FlatBuffers = !perParameter });
                 MixedPrecisionTrainer tr = trainer;
-                step = () => tr.Step(input, logits => nn.functional.cross_entropy(logits, y));
+                Tensor batchInput = input;
+                step = perParameter
+                    ? () => tr.Step(batchInput, logits => nn.functional.cross_entropy(logits, y))   // the earlier trainer: per-parameter copies, the loss read every step
+                    : () =>
+                    {
+                        using var scope = torch.NewDisposeScope();
+                        tr.StepDeferred(batchInput, logits => nn.functional.cross_entropy(logits, y));   // as the peer: nothing read back
+                    };
             }
             else
             {

@@ -22,6 +22,9 @@ namespace ResidualNet.OneDnnSettings;
 /// <code>
 /// dotnet run -c Release --project benchmarks/ResidualNet.OneDnnSettings -- --rounds 15 --report benchmarks/results/onednn-guard/report.md
 /// </code>
+/// With <c>--paths</c> only section 4 runs: on the simulated state with the guard's setting (the cache-size
+/// correction), resnet50 inference through every path the library offers (fp32, the bf16 fast path, ONNX Runtime
+/// fp32 and int8) and training (fp32, bf16 mixed precision), interleaved in one process (issue 16 item 4).
 /// Options: <c>--rounds N</c> (7), <c>--batch N</c> (8), <c>--size N</c> (224), <c>--threads N</c> (libtorch's default when 0),
 /// <c>--report file.md</c> (also written to standard output).
 /// Workloads (TorchVision's networks, so that no ResidualNet call runs the guard unasked): resnet50 eval inference and
@@ -47,6 +50,9 @@ public static class Program
         {
             "check" => Check(options.Setting, options.Case),
             "measure" => Measure(options),
+            "export" => GuardedPaths.Export(options),
+            "paths" => GuardedPaths.Measure(options),
+            _ when options.Paths => GuardedPaths.Orchestrate(options),
             _ => Orchestrate(options),
         };
     }
@@ -356,7 +362,7 @@ public static class Program
     }
 
     /// <summary>Sets up a process: the simulated hidden caches (all but natural), then the setting.</summary>
-    private static void Apply(string setting, bool first)
+    internal static void Apply(string setting, bool first)
     {
         if (OneDnnGuard.Status is not null)
         {
@@ -418,7 +424,7 @@ public static class Program
         _ => string.Empty,
     };
 
-    private static (int Exit, string Output, string Error) RunChild(IEnumerable<string> arguments, string setting)
+    internal static (int Exit, string Output, string Error) RunChild(IEnumerable<string> arguments, string setting)
     {
         string self = Environment.ProcessPath!;
         var start = new ProcessStartInfo(self) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
@@ -455,17 +461,17 @@ public static class Program
         return (process.ExitCode, output.Result, error.Result);
     }
 
-    private static List<string[]> Results(string output) => output.Split('\n')
+    internal static List<string[]> Results(string output) => output.Split('\n')
         .Where(l => l.StartsWith("RESULT ", StringComparison.Ordinal))
         .Select(l => l.Trim().Split(' ').Skip(1).ToArray())
         .ToList();
 
-    private static List<double> Times(List<string[]> results, string setting, string workload) => results
+    internal static List<double> Times(List<string[]> results, string setting, string workload) => results
         .Where(r => r[0] == "TIME" && r[1] == setting && r[2] == workload)
         .Select(r => double.Parse(r[3], CultureInfo.InvariantCulture))
         .ToList();
 
-    private static double Median(List<double> values)
+    internal static double Median(List<double> values)
     {
         if (values.Count == 0)
         {
@@ -476,15 +482,15 @@ public static class Program
         return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[(sorted.Count / 2) - 1] + sorted[sorted.Count / 2]) / 2;
     }
 
-    private static string LoadAverage() =>
+    internal static string LoadAverage() =>
         File.Exists("/proc/loadavg") ? string.Join(", ", File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "unknown";
 
-    private static string CpuModel() =>
+    internal static string CpuModel() =>
         File.Exists("/proc/cpuinfo")
             ? File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim() ?? "unknown"
             : "unknown";
 
-    private sealed record Options(string Command, string Setting, string Case, string[] Settings, int Rounds, int Batch, int Size, int Threads, string? Report, string[] Raw)
+    internal sealed record Options(string Command, string Setting, string Case, string[] Settings, int Rounds, int Batch, int Size, int Threads, string? Report, string[] Raw, bool Paths = false, string? Directory = null)
     {
         public static Options Parse(string[] args)
         {
@@ -505,7 +511,9 @@ public static class Program
                 int.Parse(Value("--size", "224"), CultureInfo.InvariantCulture),
                 int.Parse(Value("--threads", "0"), CultureInfo.InvariantCulture),
                 args.Contains("--report") ? Value("--report", "report.md") : null,
-                args);
+                args,
+                args.Contains("--paths"),
+                args.Contains("--dir") ? Value("--dir", ".") : null);
         }
     }
 }

@@ -7,6 +7,8 @@
 #   5. with DEGRADATION_EPOCHS=N and artifacts/gpu/fashion-mnist present: the Degradation networks trained N epochs.
 # Results go to $OUT (or ./gpu-out): env.txt, symbols.txt, dotnet.log, dotnet-sweep.json, peer.log, peer.json,
 # degradation.csv. STEPS=dotnet,peer,degradation chooses what runs (default: dotnet,peer).
+# SWEEP=mixed: only the mixed-precision training rows, the flat-buffer trainer and the earlier per-parameter one
+# against PyTorch autocast (GpuSweep --mixed, torchvision_peer.py --mixed); a few minutes on an H200.
 # Dry run on a CPU machine: DEVICE=cpu QUICK=1 bash benchmarks/gpu/run-on-gpu.sh
 set -u
 out=${OUT:-$PWD/gpu-out}
@@ -14,6 +16,15 @@ mkdir -p "$out"
 steps=${STEPS:-dotnet,peer}
 device=${DEVICE:-cuda}
 quick=${QUICK:+--quick}
+mixed=
+dotnet_timeout=${DOTNET_TIMEOUT:-300}
+peer_timeout=${PEER_TIMEOUT:-240}
+if [ "${SWEEP:-}" = mixed ]; then
+  # 25 .NET and 15 Python measurements; the limits keep the whole call under 8 minutes.
+  mixed=--mixed
+  dotnet_timeout=${DOTNET_TIMEOUT:-270}
+  peer_timeout=${PEER_TIMEOUT:-150}
+fi
 py=${PYTHON:-python3}
 
 {
@@ -40,14 +51,14 @@ fi
 
 export LD_LIBRARY_PATH="$torch_lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 if [[ ,$steps, == *,dotnet,* && -x "$work/gpusweep/ResidualNet.GpuSweep" ]]; then
-  timeout "${DOTNET_TIMEOUT:-300}" "$work/gpusweep/ResidualNet.GpuSweep" --device "$device" $quick --out "$out" > "$out/dotnet.log" 2>&1
+  timeout "$dotnet_timeout" "$work/gpusweep/ResidualNet.GpuSweep" --device "$device" $quick $mixed --out "$out" > "$out/dotnet.log" 2>&1
   echo "dotnet sweep exit code $?" | tee -a "$out/dotnet.log"
   grep -E '^DOTNET' "$out/dotnet.log" | head -60
   tail -5 "$out/dotnet.log"
 fi
 
 if [[ ,$steps, == *,peer,* ]]; then
-  PYTHONUNBUFFERED=1 timeout "${PEER_TIMEOUT:-240}" $py benchmarks/gpu/torchvision_peer.py $quick --out "$out/peer.json" > "$out/peer.log" 2>&1
+  PYTHONUNBUFFERED=1 timeout "$peer_timeout" $py benchmarks/gpu/torchvision_peer.py $quick $mixed --out "$out/peer.json" > "$out/peer.log" 2>&1
   echo "peer exit code $?" | tee -a "$out/peer.log"
   grep -cE '^PEER \{' "$out/peer.log" | sed 's/^/peer measurements: /'
   tail -3 "$out/peer.log"

@@ -104,6 +104,7 @@ def measure(name, batch, mode, precision, channels_last, device, iters, warmup):
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--quick", action="store_true")
+    p.add_argument("--mixed", action="store_true", help="only training rows: fp32, bf16 and fp16 autocast, channels_last")
     p.add_argument("--out")
     a = p.parse_args()
     if not torch.cuda.is_available():
@@ -117,9 +118,12 @@ def main():
         ("resnet50", 64), ("resnet18", 64), ("resnet20", 256), ("resnet56", 256), ("resnet110", 256),
     ]
     variants = [("fp32", False), ("fp32", True), ("bf16", True), ("fp16", True)]
+    modes = ("inference", "training")
+    if a.mixed:
+        variants, modes = [("fp32", True), ("bf16", True), ("fp16", True)], ("training",)
     results = []
     for name, batch in plan:
-        for mode in ("inference", "training"):
+        for mode in modes:
             for precision, cl in variants:
                 r = measure(name, batch, mode, precision, cl, dev, iters, warmup)
                 results.append(r)

@@ -359,7 +359,10 @@ public sealed class GradientFlowMonitor : IDisposable
             long elements = output.numel();
             _buffer.Keep(new BlockSample(block, BlockSampleKind.ActivationMean, elements), output.mean());
             _buffer.Keep(new BlockSample(block, BlockSampleKind.ActivationNorm, elements), linalg.vector_norm(output));
-            _buffer.Keep(new BlockSample(block, BlockSampleKind.ActivationNonZero, elements), count_nonzero(output));
+            // The exact non-zero count as a comparison and an integer sum: libtorch's count_nonzero walks the tensor
+            // element by element (12 ms on a [128, 16, 32, 32] output here), ne(0).sum() is vectorised (0.8 ms).
+            using var nonZero = output.ne(0);
+            _buffer.Keep(new BlockSample(block, BlockSampleKind.ActivationNonZero, elements), nonZero.sum());
         }
     }
 

@@ -14,8 +14,9 @@ namespace ResidualNet.Performance;
 /// </summary>
 public sealed record MixedPrecisionOptions
 {
-    /// <summary>bfloat16 compute without loss scaling: the choice on CPUs (bf16 has fp32's exponent range).</summary>
-    public static MixedPrecisionOptions BFloat16 { get; } = new();
+    /// <summary>bfloat16 compute without loss scaling (a static scale of 1): the choice on CPUs (bf16 has fp32's
+    /// exponent range). No host synchronisation per step.</summary>
+    public static MixedPrecisionOptions BFloat16 { get; } = new() { InitialScale = 1.0 };
 
     /// <summary>float16 compute with dynamic loss scaling: the choice on GPUs with fast fp16.</summary>
     public static MixedPrecisionOptions Float16 { get; } = new() { ComputeType = ScalarType.Float16, DynamicLossScaling = true };
@@ -25,12 +26,17 @@ public sealed record MixedPrecisionOptions
 
     /// <summary>
     /// Whether the loss scale adapts: halved (and the step skipped) when a gradient overflows, doubled after
-    /// <see cref="GrowthInterval"/> good steps in a row. When false the scale stays <see cref="InitialScale"/>
-    /// (steps with non-finite gradients are still skipped). Default: false (right for bf16; set true for fp16).
+    /// <see cref="GrowthInterval"/> good steps in a row. This needs one read of an overflow flag from the device per
+    /// step. When false the scale is static: it stays <see cref="InitialScale"/>, the gradients are not checked
+    /// and no step is skipped (no host synchronisation at all, as PyTorch without a <c>GradScaler</c>); a
+    /// non-finite gradient then reaches the optimizer. Default: false (right for bf16; set true for fp16, or use a
+    /// static <see cref="InitialScale"/> known to be safe for the model).
     /// </summary>
     public bool DynamicLossScaling { get; init; }
 
-    /// <summary>The first loss scale. Default: 65536 (2^16) with dynamic scaling; use 1 for none.</summary>
+    /// <summary>The first loss scale, and the scale of every step when <see cref="DynamicLossScaling"/> is false.
+    /// Default: 65536 (2^16, PyTorch's <c>GradScaler</c> default); 1 means no scaling (the <see cref="BFloat16"/>
+    /// preset).</summary>
     public double InitialScale { get; init; } = 65536.0;
 
     /// <summary>Factor applied to the scale after <see cref="GrowthInterval"/> good steps. Default: 2.</summary>
@@ -41,6 +47,13 @@ public sealed record MixedPrecisionOptions
 
     /// <summary>Good steps in a row before the scale grows. Default: 2000.</summary>
     public int GrowthInterval { get; init; } = 2000;
+
+    /// <summary>
+    /// True (default): master weights, master gradients and the compute model's parameters and gradients each live in
+    /// one flat buffer with per-parameter views, so a step moves them with one copy kernel each way and checks all
+    /// gradients at once. False: the earlier per-parameter copies (kept to compare against: tests, benchmarks).
+    /// </summary>
+    internal bool FlatBuffers { get; init; } = true;
 
     /// <summary>Checks every value; every method that takes these options calls it first.</summary>
     /// <exception cref="ArgumentException">A value is out of range; the exception names the property and the message gives the value.</exception>
@@ -86,16 +99,22 @@ public readonly record struct MixedPrecisionStepResult(double Loss, bool Skipped
 /// <remarks>
 /// <para>
 /// The constructor copies the model's parameters into fp32 master parameters (the ones the optimizer updates) and
-/// converts the model itself to <see cref="MixedPrecisionOptions.ComputeType"/>. Each <see cref="Step"/>: copy the
-/// masters into the compute model, forward and backward in low precision (the loss is computed in fp32 from the
-/// output, multiplied by the loss scale), copy the gradients into the masters' <c>.grad</c> in fp32 dividing by the
-/// scale, skip the step if any is infinite or NaN, otherwise run the optimizer on the masters.
+/// converts the model itself to <see cref="MixedPrecisionOptions.ComputeType"/>. Master weights, master gradients,
+/// the model's low-precision weights and its gradients each live in one flat buffer, every parameter being a view of
+/// its slice (with the parameter's own strides: convert the model to channels_last <em>before</em> creating the
+/// trainer; a later conversion is detected and the buffers are laid out again). Each step: one copy of all masters
+/// into the compute model, one zeroing of all its gradients, forward and backward in low precision (the loss is
+/// computed in fp32 from the output, multiplied by the loss scale; autograd accumulates the gradients straight into
+/// the flat buffer), one copy of all gradients into the fp32 master gradients and one division by the scale; with
+/// dynamic scaling one finiteness check of all gradients and one read of its flag (the step's only host
+/// synchronisation), skipping the step on overflow; then the optimizer on the masters.
 /// </para>
 /// <para>
 /// Buffers (BatchNorm running statistics) live in the compute model, in low precision. After training,
 /// <see cref="ToFullPrecision"/> turns the model back into fp32 with the master weights. The model's Parameter
 /// objects are replaced by the dtype conversion: optimizers and hooks must be created from
-/// <see cref="MasterParameters"/> (the optimizer factory receives them) or after construction.
+/// <see cref="MasterParameters"/> (the optimizer factory receives them) or after construction. A parameter that gets
+/// no gradient in a step gets a zero gradient (the optimizer still steps it, e.g. momentum and weight decay apply).
 /// </para>
 /// </remarks>
 public sealed class MixedPrecisionTrainer : IDisposable
@@ -104,17 +123,19 @@ public sealed class MixedPrecisionTrainer : IDisposable
     private readonly List<Parameter> _masters;
     private readonly List<Parameter> _computeParameters;
     private readonly optim.Optimizer _optimizer;
+    private MixedPrecisionBuffers? _buffers;
     private int _goodSteps;
     private bool _disposed;
 
     /// <summary>Creates the master weights, converts <paramref name="model"/> and creates the optimizer.</summary>
-    /// <param name="model">An fp32 model. It is converted in place to the compute type.</param>
+    /// <param name="model">An fp32 model, its parameters on one device. It is converted in place to the compute type.</param>
     /// <param name="optimizerFactory">Builds the optimizer over the fp32 master parameters, for example
     /// <c>ps =&gt; torch.optim.SGD(ps, 0.1, momentum: 0.9)</c>.</param>
     /// <param name="options">Settings; <see cref="MixedPrecisionOptions.BFloat16"/> when null.</param>
     /// <exception cref="ArgumentNullException"><paramref name="model"/> or <paramref name="optimizerFactory"/> is null.</exception>
     /// <exception cref="ArgumentOutOfRangeException">An option is out of range (the message names it and its value).</exception>
-    /// <exception cref="ArgumentException"><paramref name="model"/> has parameters that are not fp32.</exception>
+    /// <exception cref="ArgumentException"><paramref name="model"/> has parameters that are not fp32, or parameters on
+    /// more than one device.</exception>
     public MixedPrecisionTrainer(
         nn.Module<Tensor, Tensor> model,
         Func<IEnumerable<Parameter>, optim.Optimizer> optimizerFactory,
@@ -125,11 +146,19 @@ public sealed class MixedPrecisionTrainer : IDisposable
         ArgumentNullException.ThrowIfNull(optimizerFactory);
         Options = options ?? MixedPrecisionOptions.BFloat16;
         Options.Validate();
-        var notFloat32 = model.named_parameters().FirstOrDefault(p => p.parameter.dtype != ScalarType.Float32);
+        var named = model.named_parameters().ToList();
+        var notFloat32 = named.FirstOrDefault(p => p.parameter.dtype != ScalarType.Float32);
         if (notFloat32.parameter is not null)
         {
             throw new ArgumentException(
                 $"model must be fp32; parameter '{notFloat32.name}' has dtype {notFloat32.parameter.dtype}.", nameof(model));
+        }
+
+        var otherDevice = named.FirstOrDefault(p => p.parameter.device.ToString() != named[0].parameter.device.ToString());
+        if (otherDevice.parameter is not null)
+        {
+            throw new ArgumentException(
+                $"model's parameters must be on one device; '{named[0].name}' is on {named[0].parameter.device}, '{otherDevice.name}' on {otherDevice.parameter.device}.", nameof(model));
         }
 
         _model = model;
@@ -148,15 +177,24 @@ public sealed class MixedPrecisionTrainer : IDisposable
 
         model.to(Options.ComputeType);
         _computeParameters = model.parameters().ToList();
+        if (Options.FlatBuffers)
+        {
+            _buffers = MixedPrecisionBuffers.Create(_masters, _masters, _computeParameters);
+        }
+
         _optimizer = optimizerFactory(_masters.Where(m => m.requires_grad).ToList());
-        LossScale = Options.DynamicLossScaling ? Options.InitialScale : 1.0;
+        LossScale = Options.InitialScale;
     }
 
     /// <summary>The settings.</summary>
     public MixedPrecisionOptions Options { get; }
 
-    /// <summary>The loss scale the next step will use.</summary>
+    /// <summary>The loss scale the next step will use: <see cref="MixedPrecisionOptions.InitialScale"/> throughout
+    /// with a static scale.</summary>
     public double LossScale { get; private set; }
+
+    /// <summary>Steps skipped so far because a gradient was infinite or NaN (only counted with dynamic scaling).</summary>
+    public long SkippedSteps { get; private set; }
 
     /// <summary>The fp32 master parameters, in the order of the model's <c>parameters()</c>.</summary>
     public IReadOnlyList<Parameter> MasterParameters => _masters;
@@ -164,8 +202,19 @@ public sealed class MixedPrecisionTrainer : IDisposable
     /// <summary>The optimizer over the master parameters (for learning-rate schedulers).</summary>
     public optim.Optimizer Optimizer => _optimizer;
 
+    /// <summary>Native tensor operations the trainer itself issued (copies, zeroing, unscaling, checks: not the
+    /// forward, backward or optimizer), counted at each call site; for tests and benchmarks.</summary>
+    internal long BookkeepingOperations { get; private set; }
+
+    /// <summary>How many times the flat buffers were laid out again because a parameter or gradient was replaced.</summary>
+    internal int Relayouts { get; private set; }
+
+    /// <summary>Host reads of device values the trainer itself made (overflow flags, the loss of <see cref="Step"/>).</summary>
+    internal long HostReads { get; private set; }
+
     /// <summary>
-    /// One training step: forward, backward, gradient unscaling and check, optimizer step (see the class remarks).
+    /// One training step: forward, backward, gradient unscaling and check, optimizer step (see the class remarks),
+    /// then one read of the loss to the host.
     /// </summary>
     /// <param name="input">The input batch, in any floating-point type (it is converted to the compute type).</param>
     /// <param name="lossFunction">Computes the loss from the model's output, which it receives in fp32.</param>
@@ -174,27 +223,51 @@ public sealed class MixedPrecisionTrainer : IDisposable
     /// <exception cref="ObjectDisposedException">The trainer was disposed.</exception>
     public MixedPrecisionStepResult Step(Tensor input, Func<Tensor, Tensor> lossFunction)
     {
+        using var scope = NewDisposeScope();
+        double scale = LossScale;
+        long skippedBefore = SkippedSteps;
+        var loss = StepDeferred(input, lossFunction);
+        HostReads++;
+        return new MixedPrecisionStepResult(loss.to(ScalarType.Float64).item<double>(), SkippedSteps != skippedBefore, scale);
+    }
+
+    /// <summary>
+    /// The same step as <see cref="Step"/> without reading the loss: with a static loss scale
+    /// (<see cref="MixedPrecisionOptions.DynamicLossScaling"/> false) nothing is read back from the device, so a GPU
+    /// runs ahead of the host; with dynamic scaling the overflow flag is the one value read.
+    /// </summary>
+    /// <param name="input">The input batch, in any floating-point type (it is converted to the compute type).</param>
+    /// <param name="lossFunction">Computes the loss from the model's output, which it receives in fp32.</param>
+    /// <returns>The unscaled fp32 loss, a detached scalar on the model's device, in the caller's dispose scope.
+    /// Whether the step was skipped: <see cref="SkippedSteps"/>.</returns>
+    /// <exception cref="ArgumentNullException">An argument is null.</exception>
+    /// <exception cref="ObjectDisposedException">The trainer was disposed.</exception>
+    public Tensor StepDeferred(Tensor input, Func<Tensor, Tensor> lossFunction)
+    {
         OneDnnGuard.EnsureApplied();
         ArgumentNullException.ThrowIfNull(input);
         ArgumentNullException.ThrowIfNull(lossFunction);
         ObjectDisposedException.ThrowIf(_disposed, this);
         using var scope = NewDisposeScope();
-        CopyMastersToModel();
-        _model.zero_grad();
+        double scale = LossScale;
+        PrepareModel();
 
         var output = _model.call(input.to(Options.ComputeType)).to(ScalarType.Float32);
         var loss = lossFunction(output);
-        double scale = LossScale;
         (scale == 1.0 ? loss : loss * scale).backward();
 
-        bool finite = CopyGradientsToMasters(scale);
+        bool finite = _buffers is null ? CopyGradientsPerParameter(scale) : CopyGradientsFlat(scale);
         if (finite)
         {
             _optimizer.step();
         }
+        else
+        {
+            SkippedSteps++;
+        }
 
         UpdateScale(finite);
-        return new MixedPrecisionStepResult(loss.to(ScalarType.Float64).item<double>(), !finite, scale);
+        return loss.detach().MoveToOuterDisposeScope();
     }
 
     /// <summary>
@@ -218,7 +291,7 @@ public sealed class MixedPrecisionTrainer : IDisposable
         return _model;
     }
 
-    /// <summary>Disposes the optimizer and the master parameters (not the model).</summary>
+    /// <summary>Disposes the optimizer, the master parameters and the flat buffers (not the model).</summary>
     public void Dispose()
     {
         if (_disposed)
@@ -232,43 +305,109 @@ public sealed class MixedPrecisionTrainer : IDisposable
         {
             master.Dispose();
         }
+
+        _buffers?.Dispose();
     }
 
-    private void CopyMastersToModel()
+    /// <summary>Masters into the compute model, its gradients cleared.</summary>
+    private void PrepareModel()
     {
         using var noGrad = no_grad();
-        for (int i = 0; i < _masters.Count; i++)
+        if (_buffers is null)
         {
-            _computeParameters[i].copy_(_masters[i]);
+            for (int i = 0; i < _masters.Count; i++)
+            {
+                _computeParameters[i].copy_(_masters[i]);
+                BookkeepingOperations++;
+            }
+
+            _model.zero_grad();
+            return;
         }
+
+        if (!_buffers.IsLinked(_masters, _computeParameters))
+        {
+            // Something replaced a parameter's storage or gradient (model.zero_grad(), ToChannelsLast, ...): lay out again.
+            var stale = _buffers;
+            _buffers = MixedPrecisionBuffers.Create(_masters, _masters, _computeParameters);
+            stale.Dispose();
+            Relayouts++;
+        }
+
+        _buffers.Compute.copy_(_buffers.Masters);
+        _buffers.ComputeGradients.zero_();
+        BookkeepingOperations += 2;
     }
 
-    private bool CopyGradientsToMasters(double scale)
+    /// <summary>All gradients at once: one converting copy, one division, with dynamic scaling one check and one read.</summary>
+    private bool CopyGradientsFlat(double scale)
     {
         using var noGrad = no_grad();
+        var buffers = _buffers!;
+        buffers.MasterGradients.copy_(buffers.ComputeGradients);
+        BookkeepingOperations++;
+        if (scale != 1.0)
+        {
+            buffers.MasterGradients.div_(scale);
+            BookkeepingOperations++;
+        }
+
+        if (!Options.DynamicLossScaling)
+        {
+            return true;
+        }
+
+        using var finite = buffers.MasterGradients.isfinite();
+        using var all = finite.all();
+        BookkeepingOperations += 2;
+        HostReads++;
+        return all.item<bool>();
+    }
+
+    /// <summary>The earlier per-parameter path (<see cref="MixedPrecisionOptions.FlatBuffers"/> false), kept to compare.</summary>
+    private bool CopyGradientsPerParameter(double scale)
+    {
+        using var noGrad = no_grad();
+        foreach (var master in _masters)
+        {
+            using var grad = master.grad;
+            BookkeepingOperations += grad is null ? 0 : 1;   // TorchSharp's optimizer zeroes existing gradients in place
+        }
+
         _optimizer.zero_grad();
         Tensor? allFinite = null;
         for (int i = 0; i < _masters.Count; i++)
         {
-            var grad = _computeParameters[i].grad;
+            using var grad = _computeParameters[i].grad;
             if (grad is null || grad.IsInvalid)
             {
                 continue;
             }
 
-            var masterGrad = grad.to(ScalarType.Float32);
+            using var masterGrad = grad.to(ScalarType.Float32);
+            BookkeepingOperations++;
             if (scale != 1.0)
             {
-                masterGrad = masterGrad.div_(scale);
+                masterGrad.div_(scale);
+                BookkeepingOperations++;
             }
 
             var finite = masterGrad.isfinite().all();
-            allFinite = allFinite is null ? finite : allFinite.logical_and_(finite);
-            // The master holds its own reference to the gradient; this wrapper dies with Step's dispose scope
-            // (detached, one wrapper per parameter and step was left for the finalizer).
+            BookkeepingOperations += 2;
+            if (allFinite is null)
+            {
+                allFinite = finite;
+            }
+            else
+            {
+                allFinite.logical_and_(finite);
+                BookkeepingOperations++;
+            }
+
             _masters[i].grad = masterGrad;
         }
 
+        HostReads++;
         return allFinite is null || allFinite.item<bool>();
     }
 

@@ -42,9 +42,9 @@ public class BenchmarkSmokeTests
     public void TheSuitesExist()
     {
         SuiteTypes().Select(t => t.Name).Should().BeEquivalentTo(
-            "BlockBenchmarks", "CheckpointBenchmarks", "CifarInferenceBenchmarks", "CifarTrainingBenchmarks", "GradientFlowMonitorBenchmarks",
+            "ActivationStatisticsBenchmarks", "BlockBenchmarks", "CheckpointBenchmarks", "CifarInferenceBenchmarks", "CifarTrainingBenchmarks", "GradientFlowMonitorBenchmarks",
             "NetworkInferenceBenchmarks", "NetworkTrainingBenchmarks", "OnnxRuntimeBenchmarks", "QuantizedInferenceBenchmarks");
-        BenchmarkMethods().Count.Should().Be(36);
+        BenchmarkMethods().Count.Should().Be(38);
     }
 
     [Theory]
