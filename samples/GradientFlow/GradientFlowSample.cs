@@ -216,7 +216,7 @@ public static class GradientFlowSample
             bool[] norms = settings.Norm switch { NormChoice.BN => [true], NormChoice.None => [false], _ => [false, true] };
             int[] seeds = settings.SeedValues;
 
-            using var data = SampleData.Load(settings.Data, null, 1, seeds[0], output);
+            using var data = SampleData.Load(settings.Data, null, null, seeds[0], output); // gradients are measured on training images
             string dataName = data.IsSynthetic ? "GENERATED images (Fashion-MNIST not found)" : "Fashion-MNIST";
             output.WriteLine();
             output.Write(Claim(settings, dataName));
