@@ -55,6 +55,12 @@ public class SoakTests(ITestOutputHelper output)
         }
 
         var samples = new List<(int Step, long Live, long Resident)>();
+        string? report = Environment.GetEnvironmentVariable("RESIDUALNET_SOAK_REPORT") is { Length: > 0 } path ? path : null;
+        if (report is not null)
+        {
+            File.WriteAllText(report, "step,live,resident,seconds\n");
+        }
+
         var clock = Stopwatch.StartNew();
         for (int step = 0; step < steps; step++)
         {
@@ -67,6 +73,12 @@ public class SoakTests(ITestOutputHelper output)
                 GC.Collect();
                 GC.WaitForPendingFinalizers();
                 samples.Add((step + 1, DisposeScopeManager.Statistics.ThreadTotalLiveCount, Resident()));
+                if (report is not null)
+                {
+                    // Progress, sample by sample, so that a long soak shows where it is (the summary replaces it at the end).
+                    var (at, live, resident) = samples[^1];
+                    File.AppendAllText(report, string.Create(CultureInfo.InvariantCulture, $"{at},{live},{resident},{clock.Elapsed.TotalSeconds:F0}\n"));
+                }
             }
         }
 
@@ -86,7 +98,7 @@ public class SoakTests(ITestOutputHelper output)
             output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  step {sample.Step,6}: live {sample.Live}, resident {sample.Resident / 1048576.0:F1} MiB"));
         }
 
-        if (Environment.GetEnvironmentVariable("RESIDUALNET_SOAK_REPORT") is { Length: > 0 } report)
+        if (report is not null)
         {
             File.WriteAllLines(report, samples.Select(x => $"{x.Step},{x.Live},{x.Resident}").Prepend(summary));
         }
