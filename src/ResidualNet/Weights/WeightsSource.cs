@@ -256,12 +256,20 @@ internal sealed class PyTorchSource : WeightsSource
     public PyTorchSource(string fullPath)
         : base(fullPath, WeightsFormat.PyTorch)
     {
-        Hashtable table;
+        Hashtable? table;
         try
         {
-            CheckZipEntrySizes(fullPath);
+            var entryLengths = CheckZipEntrySizes(fullPath);
+            CheckPickleLengths(fullPath);
             using var stream = File.OpenRead(fullPath);
-            table = PyTorchUnpickler.UnpickleStateDict(stream, leaveOpen: false, skipTensorRead: false);
+
+            // Unpickled with the tensors deferred, so that each declared shape is compared with its storage entry
+            // before the tensor is allocated (PyBridge allocates the declared shape, then reads into it).
+            table = ReadDeferredTensors(PyTorchUnpickler.UnpickleStateDict(stream, leaveOpen: true, skipTensorRead: true), entryLengths);
+        }
+        catch (WeightsFileException)
+        {
+            throw;
         }
         catch (Exception ex) when (ex is InvalidDataException or EndOfStreamException or InvalidOperationException
             or NotImplementedException or NotSupportedException or InvalidCastException or FormatException
@@ -294,18 +302,198 @@ internal sealed class PyTorchSource : WeightsSource
     /// would allocate gigabytes for a file of kilobytes. torch.save stores its entries uncompressed, so no entry can
     /// be larger than the file (compressed ones, which torch.save does not write, may be up to 1,024 times larger).
     /// </summary>
-    private void CheckZipEntrySizes(string fullPath)
+    /// <returns>The declared (uncompressed) length of every entry, in the archive's order.</returns>
+    private List<long> CheckZipEntrySizes(string fullPath)
     {
         long fileLength = new FileInfo(fullPath).Length;
         using var zip = new ZipArchive(File.OpenRead(fullPath), ZipArchiveMode.Read);
+        var lengths = new List<long>(zip.Entries.Count);
         foreach (var entry in zip.Entries)
         {
+            lengths.Add(entry.Length);
             long limit = entry.CompressedLength == entry.Length ? fileLength : fileLength * 1024;
             if (entry.Length > limit || entry.CompressedLength > fileLength)
             {
                 throw Corrupt($"its zip entry '{entry.FullName}' declares {entry.Length} bytes ({entry.CompressedLength} compressed), more than a file of {fileLength} bytes can hold.");
             }
         }
+
+        return lengths;
+    }
+
+    /// <summary>
+    /// Checks every deferred tensor's declared shape, strides and offset against the bytes its storage entry holds,
+    /// then reads them all. A value that is not a deferred tensor is kept as it is (reported by the caller).
+    /// </summary>
+    private Hashtable? ReadDeferredTensors(Hashtable? deferred, List<long> entryLengths)
+    {
+        if (deferred is null)
+        {
+            return null;
+        }
+
+        var pending = new List<(object Key, DeferredTensor Tensor)>();
+        var result = new Hashtable(deferred.Count);
+        try
+        {
+            foreach (DictionaryEntry item in deferred)
+            {
+                if (item.Value is not null && DeferredTensor.TryWrap(item.Value) is { } tensor)
+                {
+                    long entryBytes = tensor.ArchiveIndex >= 0 && tensor.ArchiveIndex < entryLengths.Count ? entryLengths[tensor.ArchiveIndex] : -1;
+                    CheckDeclaredTensor(item.Key.ToString() ?? string.Empty, tensor, entryBytes);
+                    pending.Add((item.Key, tensor));
+                }
+                else
+                {
+                    result[item.Key] = item.Value;
+                }
+            }
+
+            for (int i = 0; i < pending.Count; i++)
+            {
+                var (key, tensor) = pending[i];
+                pending[i] = (key, null!);
+                result[key] = tensor.Read();
+            }
+
+            return result;
+        }
+        catch
+        {
+            foreach (var value in result.Values)
+            {
+                (value as Tensor)?.Dispose();
+            }
+
+            throw;
+        }
+        finally
+        {
+            foreach (var (_, tensor) in pending)
+            {
+                tensor?.Close();
+            }
+        }
+    }
+
+    private void CheckDeclaredTensor(string key, DeferredTensor tensor, long entryBytes)
+    {
+        long[] shape = tensor.Shape;
+        long[] stride = tensor.Stride;
+        if (shape.FirstOrDefault(d => d < 0, 0) is var negative and < 0)
+        {
+            throw Corrupt($"the tensor '{key}' has a negative size {negative} in its shape {ShapeText.Format(shape)}.");
+        }
+
+        if (stride.Length != shape.Length || stride.Any(st => st < 0) || tensor.StorageOffset < 0)
+        {
+            throw Corrupt($"the tensor '{key}' has strides {ShapeText.Format(stride)} and storage offset {tensor.StorageOffset} that do not fit its shape {ShapeText.Format(shape)}.");
+        }
+
+        long elementSize = ElementSize(tensor.DType);
+        if (elementSize < 0)
+        {
+            throw Corrupt($"the tensor '{key}' has the unsupported dtype {tensor.DType}.");
+        }
+
+        long elements = shape.Aggregate(1L, (product, size) => checked(product * size));
+        long bytes = checked(elements * elementSize);
+        if (entryBytes < 0 || bytes > entryBytes)
+        {
+            throw Corrupt($"the tensor '{key}' declares {ShapeText.Format(shape)} {tensor.DType} ({bytes} bytes), but its storage entry holds {Math.Max(entryBytes, 0)} bytes.");
+        }
+
+        if (elements > 0)
+        {
+            long last = tensor.StorageOffset;
+            for (int d = 0; d < shape.Length; d++)
+            {
+                last = checked(last + ((shape[d] - 1) * stride[d]));
+            }
+
+            if (last >= elements)
+            {
+                throw Corrupt($"the tensor '{key}' ({ShapeText.Format(shape)}) has strides {ShapeText.Format(stride)} and storage offset {tensor.StorageOffset} that reach element {last} of {elements}.");
+            }
+        }
+    }
+
+    /// <summary>
+    /// PyBridge's deferred tensor (<c>UnpickleStateDict(..., skipTensorRead: true)</c> returns instances of its internal
+    /// <c>TensorConstructorArgs</c>): its declared shape, strides, offset, dtype and storage entry, read by reflection,
+    /// and <c>ReadTensorFromStream()</c>, which allocates the declared shape and reads it.
+    /// </summary>
+    private sealed class DeferredTensor
+    {
+        private const string TypeName = "TensorConstructorArgs";
+        private readonly object _args;
+
+        private DeferredTensor(object args)
+        {
+            _args = args;
+            var type = args.GetType();
+            Shape = (long[])Get(type, "Shape");
+            Stride = (long[])Get(type, "Stride");
+            StorageOffset = (int)Get(type, "StorageOffset");
+            DType = (ScalarType)Get(type, "DType");
+            ArchiveIndex = (int)Get(type, "ArchiveIndex");
+        }
+
+        public long[] Shape { get; }
+
+        public long[] Stride { get; }
+
+        public long StorageOffset { get; }
+
+        public ScalarType DType { get; }
+
+        public int ArchiveIndex { get; }
+
+        public static DeferredTensor? TryWrap(object value) =>
+            value.GetType().Name == TypeName ? new DeferredTensor(value) : null;
+
+        public Tensor Read()
+        {
+            var read = _args.GetType().GetMethod("ReadTensorFromStream", Type.EmptyTypes)
+                ?? throw new MissingMethodException(_args.GetType().FullName, "ReadTensorFromStream");
+            return (Tensor)read.Invoke(_args, System.Reflection.BindingFlags.DoNotWrapExceptions, null, null, null)!;
+        }
+
+        public void Close() => (_args.GetType().GetProperty("Data")?.GetValue(_args) as Stream)?.Dispose();
+
+        private object Get(Type type, string name) =>
+            (type.GetProperty(name) ?? throw new MissingMemberException(type.FullName, name)).GetValue(_args)
+            ?? throw new MissingMemberException(type.FullName, name);
+    }
+
+    /// <summary>
+    /// The unpickler (Razorvine.Pickle, under PyBridge) allocates the length that a string or bytes opcode declares
+    /// before reading it: one flipped bit in a BINUNICODE length made it allocate 1.4-1.6 GB for a file of 11 KB.
+    /// This walks the pickle's opcodes once (no objects built) and compares every declared length with the bytes that
+    /// follow it; the pickle is read into memory as it actually decompresses, never by a declared size.
+    /// </summary>
+    private void CheckPickleLengths(string fullPath)
+    {
+        using var zip = new ZipArchive(File.OpenRead(fullPath), ZipArchiveMode.Read);
+        var entry = zip.Entries.FirstOrDefault(e => e.Name.EndsWith("data.pkl", StringComparison.Ordinal));
+        if (entry is null)
+        {
+            throw Corrupt("its zip archive has no data.pkl entry. Expected a zip file written by torch.save(model.state_dict(), path).");
+        }
+
+        byte[] pickle;
+        using (var data = new MemoryStream())
+        {
+            using (var source = entry.Open())
+            {
+                source.CopyTo(data);
+            }
+
+            pickle = data.ToArray();
+        }
+
+        PickleScan.CheckLengths(pickle, problem => Corrupt($"its pickle (zip entry '{entry.FullName}', {pickle.Length} bytes) {problem}"));
     }
 
     public override IReadOnlyList<WeightsEntry> Entries => _tensors
