@@ -45,7 +45,9 @@ public class SoakTests(ITestOutputHelper output)
         net.Checkpointing = CheckpointGranularity.Block;
         net.train();
         using var trainer = new MixedPrecisionTrainer(net, ps => optim.SGD(ps, 0.01, momentum: 0.9), MixedPrecisionOptions.BFloat16);
-        using var monitor = GradientFlowMonitor.Attach(net);   // after the trainer converted the model to bf16
+        // After the trainer converted the model to bf16. The monitor keeps its last HistoryLimit steps (10,000 by default,
+        // several KiB each): a short history, so that what grows is a leak, not the history it is asked to keep.
+        using var monitor = GradientFlowMonitor.Attach(net, new GradientFlowMonitorOptions { HistoryLimit = 100 });
         var inputs = new List<Tensor>();
         var labels = new List<Tensor>();
         for (int i = 0; i < 16; i++)
