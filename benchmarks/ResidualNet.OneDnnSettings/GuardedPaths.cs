@@ -73,15 +73,7 @@ internal static class GuardedPaths
                 report.AppendLine(CultureInfo.InvariantCulture, $"| {r[1]} | {r[2]} | {double.Parse(r[3], CultureInfo.InvariantCulture):E1} |");
             }
 
-            report.AppendLine().AppendLine(CultureInfo.InvariantCulture, $"Load average at the end: {Program.LoadAverage()} (other jobs shared the 2 cores; compare ratios, not absolute times).");
-            Console.WriteLine(report.ToString());
-            if (options.Report is { } path)
-            {
-                Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
-                File.WriteAllText(path, report.ToString());
-            }
-
-            return 0;
+            return Program.Publish(report, options);
         }
         finally
         {

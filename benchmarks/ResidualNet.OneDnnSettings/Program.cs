@@ -175,6 +175,12 @@ public static class Program
             }
         }
 
+        return Publish(report, options);
+    }
+
+    /// <summary>Ends a report with the load average, prints it, and writes it to <c>--report</c> when given; returns 0.</summary>
+    internal static int Publish(StringBuilder report, Options options)
+    {
         report.AppendLine().AppendLine(CultureInfo.InvariantCulture, $"Load average at the end: {LoadAverage()} (other jobs shared the 2 cores; compare ratios, not absolute times).");
         Console.WriteLine(report.ToString());
         if (options.Report is { } path)
