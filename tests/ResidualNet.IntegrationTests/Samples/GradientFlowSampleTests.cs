@@ -33,15 +33,7 @@ public sealed class GradientFlowSampleTests(ITestOutputHelper log) : IDisposable
         }
     }
 
-    private sealed record Result(int Code, string Out, string Error);
-
-    private static Result Run(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int code = GradientFlowSample.Run(args, SampleConsole.ForWriters(output, error), CancellationToken.None);
-        return new Result(code, output.ToString(), error.ToString());
-    }
+    private static SampleResult Run(params string[] args) => SampleRun.Capture(GradientFlowSample.Run, CancellationToken.None, args);
 
     /// <summary>
     /// The sample's measurement of one network over seeds 1 and 2, each with its own batch of 8 generated 28x28 images

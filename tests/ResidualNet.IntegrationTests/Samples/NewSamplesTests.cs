@@ -24,15 +24,8 @@ public sealed class NewSamplesTests : IDisposable
         }
     }
 
-    private sealed record Result(int Code, string Out, string Error);
-
-    private static Result Run(Func<string[], SampleConsole, CancellationToken, int> sample, params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int code = sample(args, SampleConsole.ForWriters(output, error), CancellationToken.None);
-        return new Result(code, output.ToString(), error.ToString());
-    }
+    private static SampleResult Run(Func<string[], SampleConsole, CancellationToken, int> sample, params string[] args) =>
+        SampleRun.Capture(sample, CancellationToken.None, args);
 
     private string DataFolder()
     {

@@ -27,19 +27,13 @@ public sealed class SampleProgramsTests : IDisposable
         }
     }
 
-    private sealed record Result(int Code, string Out, string Error);
 
-    private static Result Run(Func<string[], SampleConsole, CancellationToken, int> sample, CancellationToken token, params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int code = sample(args, SampleConsole.ForWriters(output, error), token);
-        return new Result(code, output.ToString(), error.ToString());
-    }
+    private static SampleResult Run(Func<string[], SampleConsole, CancellationToken, int> sample, CancellationToken token, params string[] args) =>
+        SampleRun.Capture(sample, token, args);
 
-    private static Result Classify(params string[] args) => Run(ClassifySample.Run, CancellationToken.None, args);
+    private static SampleResult Classify(params string[] args) => Run(ClassifySample.Run, CancellationToken.None, args);
 
-    private static Result Degradation(params string[] args) => Run(DegradationSample.Run, CancellationToken.None, args);
+    private static SampleResult Degradation(params string[] args) => Run(DegradationSample.Run, CancellationToken.None, args);
 
     /// <summary>A small IDX folder written by the test, so these tests do not depend on the Debian package.</summary>
     private string DataFolder(int train = 300, int test = 100)
@@ -278,7 +272,7 @@ public sealed class SampleProgramsTests : IDisposable
         return path;
     }
 
-    private static Result RunProcess(string dll, string arguments, TimeSpan timeout, string? interruptAfterOutput)
+    private static SampleResult RunProcess(string dll, string arguments, TimeSpan timeout, string? interruptAfterOutput)
     {
         var info = new ProcessStartInfo("dotnet", $"\"{dll}\" {arguments}")
         {
@@ -330,6 +324,6 @@ public sealed class SampleProgramsTests : IDisposable
         }
 
         process.WaitForExit();
-        return new Result(process.ExitCode, output.ToString(), error.ToString());
+        return new SampleResult(process.ExitCode, output.ToString(), error.ToString());
     }
 }

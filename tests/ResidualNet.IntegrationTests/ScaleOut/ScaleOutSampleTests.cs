@@ -11,6 +11,7 @@ using ResidualNet.Models;
 using ResidualNet.Samples;
 using ResidualNet.Samples.ScaleOut;
 using ResidualNet.Weights;
+using ResidualNet.IntegrationTests.Samples;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -32,15 +33,7 @@ public sealed class ScaleOutSampleTests : IDisposable
         }
     }
 
-    private sealed record Result(int Code, string Out, string Error);
-
-    private static Result Run(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int code = ScaleOutSample.Run(args, SampleConsole.ForWriters(output, error), CancellationToken.None);
-        return new Result(code, output.ToString(), error.ToString());
-    }
+    private static SampleResult Run(params string[] args) => SampleRun.Capture(ScaleOutSample.Run, CancellationToken.None, args);
 
     /// <summary>A small generated data set as gzip IDX files (the format both sides read).</summary>
     private string DataFolder()
